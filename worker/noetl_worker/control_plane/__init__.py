@@ -1,0 +1,1 @@
+"""Worker control plane (see CONTRIBUTING.md for the layout)."""

@@ -1,0 +1,1 @@
+"""Worker executor (see CONTRIBUTING.md for the layout)."""

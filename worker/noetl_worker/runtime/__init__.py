@@ -1,0 +1,1 @@
+"""Worker runtime (see CONTRIBUTING.md for the layout)."""

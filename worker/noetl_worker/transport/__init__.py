@@ -1,0 +1,1 @@
+"""Worker transport (see CONTRIBUTING.md for the layout)."""
