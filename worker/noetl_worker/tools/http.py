@@ -1,0 +1,207 @@
+"""``http``: one HTTP request with httpx.
+
+Config keys: ``url`` (required), ``method`` (GET; case-insensitive), ``headers``, ``params`` (query),
+``json`` > ``form`` > ``body`` (raw text, or JSON for non-strings), ``timeout_seconds`` (alias ``timeout``;
+default 30, capped by the command's deadline), ``follow_redirects`` (default true), ``max_redirects`` (20),
+``response_type`` (``json`` | ``text`` | ``binary``), ``verify`` (TLS verification, default true) and
+``auth`` ``{type: bearer|basic|api_key|none, credential?, token?, username?, password?, header?}``, whose
+secret values come from ``context.secrets`` by ``credential`` alias (see :mod:`noetl_worker.tools.auth`).
+
+Result: success iff 2xx, else status error ``HTTP <code> response``; ``data`` is ``{status_code, headers,
+body, data}`` (``data`` repeats the parsed body: playbooks read ``step.data.data``). A timeout is status
+``timeout``; a transport failure (refused connection, DNS, TLS) raises ``HTTP error: …``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from noetl_worker.jsontypes import JSONObject, JSONValue
+from noetl_worker.tools._config import ConfigReader, describe, render_config
+from noetl_worker.tools.base import ToolContext, ToolError, ToolResult, ToolStatus
+
+__all__ = ["HttpTool"]
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+RESPONSE_TYPES = frozenset({"json", "text", "binary"})
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class HttpTool:
+    kind: ClassVar[str] = "http"
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def _shared_client(self, context: ToolContext) -> httpx.AsyncClient:
+        if context.http is not None:
+            return context.http
+        if self._client is None:
+            # One pooled client per process (keep-alive across commands); closed by aclose().
+            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def run(self, config: Mapping[str, JSONValue], context: ToolContext) -> ToolResult:
+        started = time.monotonic()
+        cfg = render_config(self.kind, config, context)
+        url = cfg.text("url")
+        if not url.startswith(("http://", "https://")):
+            raise cfg.error("url", "must be an absolute http:// or https:// URL")
+        method = cfg.text("method", "GET").upper()
+        if method not in METHODS:
+            raise cfg.error("method", f"unsupported method {method!r}; expected one of {', '.join(sorted(METHODS))}")
+        response_type = cfg.text("response_type", "json").lower()
+        if response_type not in RESPONSE_TYPES:
+            raise cfg.error("response_type", "expected json, text or binary")
+        timeout_key = cfg.first_key("timeout_seconds", "timeout") or "timeout_seconds"
+        timeout = min(cfg.number(timeout_key, DEFAULT_TIMEOUT_SECONDS, minimum=0.001), context.remaining())
+        follow_redirects = cfg.boolean("follow_redirects", True)
+        max_redirects = cfg.integer("max_redirects", 20, minimum=0)
+        headers = cfg.str_map("headers")
+        params = cfg.str_map("params")
+        headers.update(_auth_headers(cfg, context))
+        body_kwargs = _body(cfg)
+
+        # TLS verification is per client in httpx, so an opted-out step gets its own short-lived client.
+        owned = None if cfg.boolean("verify", True) else httpx.AsyncClient(verify=False)  # noqa: S501
+        client = owned or self._shared_client(context)
+        try:
+            request = client.build_request(
+                method, url, headers=headers, params=params, timeout=httpx.Timeout(timeout), **body_kwargs
+            )
+            response = await _send(client, request, follow_redirects=follow_redirects, max_redirects=max_redirects)
+        except httpx.TimeoutException:
+            return ToolResult(
+                ToolStatus.TIMEOUT,
+                error=f"Execution timed out after {timeout:g} seconds",
+                duration_ms=_ms(started),
+                exit_code=1,
+            )
+        except httpx.InvalidURL as exc:
+            raise cfg.error("url", f"invalid URL: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise ToolError(f"HTTP error: {method} {_redact_url(url)}: {type(exc).__name__}: {exc}") from None
+        finally:
+            if owned is not None:
+                await owned.aclose()
+
+        data = _response_data(response, response_type)
+        ok = response.is_success
+        return ToolResult(
+            ToolStatus.SUCCESS if ok else ToolStatus.ERROR,
+            data=data,
+            error=None if ok else f"HTTP {response.status_code} response",
+            exit_code=0 if ok else 1,
+            duration_ms=_ms(started),
+        )
+
+
+async def _send(
+    client: httpx.AsyncClient, request: httpx.Request, *, follow_redirects: bool, max_redirects: int
+) -> httpx.Response:
+    # httpx's redirect limit is per client; follow manually so each step's own limit applies.
+    response = await client.send(request, follow_redirects=False)
+    hops = 0
+    while follow_redirects and response.next_request is not None:
+        if hops >= max_redirects:
+            await response.aclose()
+            raise httpx.TooManyRedirects(f"more than {max_redirects} redirects", request=request)
+        next_request = response.next_request
+        await response.aclose()
+        response = await client.send(next_request, follow_redirects=False)
+        hops += 1
+    await response.aread()
+    return response
+
+
+def _body(cfg: ConfigReader) -> dict[str, Any]:
+    if "json" in cfg.data and cfg.data["json"] is not None:
+        return {"json": cfg.data["json"]}
+    if cfg.has("form"):
+        return {"data": cfg.str_map("form")}
+    if cfg.has("body"):
+        body = cfg.data["body"]
+        if isinstance(body, str):
+            return {"content": body.encode()}
+        return {"json": body}
+    return {}
+
+
+def _auth_headers(cfg: ConfigReader, context: ToolContext) -> dict[str, str]:
+    raw = cfg.data.get("auth")
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raise cfg.error("auth", "an unresolved credential alias (the executor resolves string aliases first)")
+    if not isinstance(raw, dict):
+        raise cfg.error("auth", f"expected an object, got {describe(raw)}")
+    auth = cfg.sub("auth")
+    kind = auth.text("type", "none").lower()
+
+    def secret(fallback_key: str) -> str | None:
+        alias = auth.text("credential", None)
+        if alias is not None:
+            if alias not in context.secrets:
+                raise auth.error("credential", f"secret {alias!r} is not in the command's keychain")
+            return context.secrets[alias]
+        return auth.text(fallback_key, None, allow_empty=True)
+
+    if kind == "none":
+        return {}
+    if kind == "bearer":
+        token = secret("token")
+        if token is None:
+            raise auth.error("token", "required for bearer auth (or credential)")
+        return {"Authorization": f"Bearer {token}"}
+    if kind == "basic":
+        username = auth.text("username", allow_empty=True)
+        password = secret("password") or ""
+        encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {encoded}"}
+    if kind == "api_key":
+        value = secret("token")
+        if value is None:
+            raise auth.error("token", "required for api_key auth (or credential)")
+        return {auth.text("header", "X-API-Key"): value}
+    raise auth.error("type", f"unsupported auth type {kind!r}; expected bearer, basic, api_key or none")
+
+
+def _response_data(response: httpx.Response, response_type: str) -> JSONObject:
+    body: JSONValue
+    if response_type == "binary":
+        body = {"base64": base64.b64encode(response.content).decode("ascii"), "size": len(response.content)}
+    else:
+        text = response.text
+        body = text
+        if response_type == "json" and text:
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = text
+    headers: dict[str, JSONValue] = {}
+    for name, value in response.headers.multi_items():
+        headers[name.lower()] = value  # last value wins, as in the reference
+    return {"status_code": response.status_code, "headers": headers, "body": body, "data": body}
+
+
+def _redact_url(url: str) -> str:
+    """The URL without userinfo and query (either may carry credentials) for error messages."""
+    try:
+        return str(httpx.URL(url).copy_with(userinfo=b"", query=None))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return url.split("?", 1)[0].rpartition("@")[2]
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
