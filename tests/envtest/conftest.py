@@ -1,0 +1,77 @@
+"""Fixtures of the envtest tier: a real kube-apiserver, etcd, kube-controller-manager and KEDA.
+
+The control plane is session-scoped (start-up takes a few seconds; tests share
+it and isolate themselves with the function-scoped ``namespace`` fixture). The
+binaries come from ``scripts/envtest-assets``; when they are missing the tier
+skips with a one-line hint on a developer machine and FAILS in CI (``CI=true``),
+where a skipped tier would be a green run that proved nothing.
+
+Every test collected below ``tests/envtest/`` gets the ``envtest`` marker.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes.client
+import pytest
+
+from tests.support.envtest import EnvtestCluster, KedaOperator, find_assets, start_envtest, start_keda
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.envtest)
+
+
+def _assets_or_skip(*, keda: bool) -> Path:
+    assets = find_assets(keda=keda)
+    if assets is not None:
+        return assets
+    command = "scripts/envtest-assets" + (" --keda" if keda else "")
+    hint = f"envtest assets not built: run `{command}` (needs Go; see docs/testing.md) or set KUBEBUILDER_ASSETS"
+    if IN_CI:
+        pytest.fail(f"CI=true and {hint}", pytrace=False)
+    pytest.skip(hint)
+
+
+@pytest.fixture(scope="session")
+def envtest() -> Iterator[EnvtestCluster]:
+    """The session's control plane: etcd + kube-apiserver (RBAC) + kube-controller-manager."""
+    with start_envtest(_assets_or_skip(keda=False)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def keda(envtest: EnvtestCluster) -> Iterator[KedaOperator]:
+    """The KEDA operator running against the session's control plane (CRDs installed)."""
+    with start_keda(envtest, assets_dir=_assets_or_skip(keda=True)) as operator:
+        yield operator
+
+
+@pytest.fixture
+def kube_api(envtest: EnvtestCluster) -> Iterator[kubernetes.client.ApiClient]:
+    """An admin ``ApiClient`` for one test."""
+    with envtest.api_client() as api:
+        yield api
+
+
+@pytest.fixture
+def namespace(kube_api: kubernetes.client.ApiClient) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (without waiting for its finalization)."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = kubernetes.client.CoreV1Api(kube_api)
+    core.create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name)))
+    yield name
+    try:
+        core.delete_namespace(name)
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 404:
+            raise

@@ -1,0 +1,878 @@
+"""A real Kubernetes control plane for tests: etcd, kube-apiserver, kube-controller-manager, KEDA.
+
+No nodes, no kubelet, no scheduler: Pods stay Pending, but everything the
+operator relies on is the real thing - schema and CEL validation, RBAC,
+server-side apply, finalizers, owner-reference garbage collection, the
+Deployment/ReplicaSet/HPA controllers and KEDA's ScaledObject reconciler.
+
+The binaries are built from Go modules by ``scripts/envtest-assets`` (this
+project's machines cannot download release binaries); :func:`find_assets`
+locates them. Typical use::
+
+    assets = find_assets()
+    with start_envtest(assets) as cluster:
+        core = kubernetes.client.CoreV1Api(cluster.api_client())
+        kubeconfig = cluster.service_account_kubeconfig("ns", "my-operator")
+        with start_keda(cluster) as keda:
+            ...
+
+Security is deliberately real rather than convenient: the API server only
+accepts client certificates signed by a throw-away CA and ServiceAccount
+tokens signed by a throw-away key, and authorizes with RBAC. The admin
+identity is a client certificate in ``system:masters``; a ServiceAccount's
+kubeconfig (:meth:`EnvtestCluster.service_account_kubeconfig`) carries a token
+from the TokenRequest API, so least-privilege RBAC can be proven against the
+real authorizer.
+
+Every process runs in its own process group and is killed with its group on
+exit; the temporary folder with etcd's data, the PKI and the logs is removed.
+Set ``NOETL_ENVTEST_KEEP=1`` to keep the folder for post-mortem reading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import http.client
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import kubernetes.client
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = [
+    "DEFAULT_CONTROLLERS",
+    "EnvtestCluster",
+    "EnvtestError",
+    "KedaOperator",
+    "client_for_kubeconfig",
+    "find_assets",
+    "install_keda_crds",
+    "start_envtest",
+    "start_keda",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASSETS_SCRIPT = REPO_ROOT / "scripts" / "envtest-assets"
+
+#: Controllers kube-controller-manager runs. Enough for namespaces to finalize,
+#: Deployments to get ReplicaSets and Pods, owned objects to be garbage
+#: collected, every namespace to get its ``default`` ServiceAccount (the
+#: ServiceAccount admission plugin rejects Pods without it), and KEDA's HPAs to
+#: be acted on. Node, scheduling and cloud controllers are pointless without nodes.
+DEFAULT_CONTROLLERS: tuple[str, ...] = (
+    "garbagecollector",
+    "namespace",
+    "deployment",
+    "replicaset",
+    "statefulset",
+    "job",
+    "serviceaccount",
+    "serviceaccount-token",
+    "root-ca-cert-publisher",
+    "horizontalpodautoscaling",
+)
+
+#: Issuer (and default audience) of ServiceAccount tokens, as in a real cluster.
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+#: First address of the service range: the in-cluster ``kubernetes`` Service.
+KUBERNETES_SERVICE_IP = "10.0.0.1"
+
+
+class EnvtestError(RuntimeError):
+    """The control plane (or KEDA) failed to start; the message carries the log tails."""
+
+
+# --------------------------------------------------------------------------- assets
+
+
+def find_assets(*, keda: bool = False) -> Path | None:
+    """Return the folder with the envtest binaries, or ``None`` if they are not built.
+
+    Delegates to ``scripts/envtest-assets --check`` so the cache layout, the
+    version pin and the ``KUBEBUILDER_ASSETS`` override live in one place. It
+    never builds: a cold build takes many minutes and belongs to a developer's
+    explicit command or to CI's setup step, not to test collection.
+    """
+    argv = [str(ASSETS_SCRIPT), "--check"]
+    if keda:
+        argv.append("--keda")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return None
+    return Path(lines[-1])
+
+
+# --------------------------------------------------------------------------- PKI
+
+
+def _write(path: Path, data: bytes, *, private: bool = False) -> Path:
+    path.write_bytes(data)
+    if private:
+        path.chmod(0o600)
+    return path
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@dataclass(frozen=True)
+class _CertPair:
+    cert: Path
+    key: Path
+
+
+class _Pki:
+    """A throw-away CA and the certificates signed by it.
+
+    ECDSA P-256 everywhere: key generation is instantaneous (RSA-2048 costs
+    ~100 ms per key on this class of machine) and every component accepts it,
+    including ES256-signed ServiceAccount tokens.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(mode=0o700)
+        self._ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "noetl-envtest-ca")])
+        now = datetime.datetime.now(datetime.UTC)
+        self._ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        self.ca_cert = _write(folder / "ca.crt", self._ca_cert.public_bytes(serialization.Encoding.PEM))
+        # The ServiceAccount token signing pair: the API server signs with the
+        # private half and verifies with the public half; the controller
+        # manager's serviceaccount-token controller signs legacy token Secrets.
+        sa_key = ec.generate_private_key(ec.SECP256R1())
+        self.sa_key = _write(folder / "sa.key", _key_pem(sa_key), private=True)
+        self.sa_pub = _write(
+            folder / "sa.pub",
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+        )
+
+    def issue(
+        self,
+        stem: str,
+        common_name: str,
+        *,
+        organizations: Sequence[str] = (),
+        dns_names: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        server: bool = False,
+        client: bool = False,
+    ) -> _CertPair:
+        """Issue a leaf certificate; ``server``/``client`` select the extended key usages."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+        usages = []
+        if server:
+            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        if client:
+            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attrs))
+            .issuer_name(self._ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        )
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(self._ca_key, hashes.SHA256())
+        return _CertPair(
+            cert=_write(self.folder / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            key=_write(self.folder / f"{stem}.key", _key_pem(key), private=True),
+        )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    """Ask the kernel for an unused loopback port.
+
+    There is a window between closing the probe socket and the server binding
+    it; on a test machine that race is rare and shows up as a clear start-up
+    error with the component's log, not as a flaky assertion.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: have the kernel SIGKILL the child if the test process dies.
+
+    Without it a crashed or ``kill -9``-ed pytest leaves an API server and
+    etcd running, which on a 2-core CI machine slows every later job down.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] = field(repr=False)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM the whole process group, SIGKILL it after ``grace`` seconds."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if not self.alive():
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(wait)
+        # Reap stragglers of the group even if the leader already exited.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self._log.close()
+
+
+def _spawn(name: str, argv: Sequence[str | Path], logs: Path, env: Mapping[str, str] | None = None) -> _Process:
+    log_path = logs / f"{name}.log"
+    log = log_path.open("ab")
+    # PDEATHSIG fires when the *thread* that forked exits, so only arm it from
+    # the main thread; a fixture started from a worker thread must not have
+    # its API server killed when that thread finishes.
+    preexec = _die_with_parent if threading.current_thread() is threading.main_thread() else None
+    popen = subprocess.Popen(
+        [str(a) for a in argv],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own process group, so teardown can kill the group
+        preexec_fn=preexec,  # noqa: PLW1509 - deliberate, see _die_with_parent
+        env=dict(env) if env is not None else None,
+    )
+    return _Process(name=name, popen=popen, log_path=log_path, _log=log)
+
+
+class _Supervisor:
+    """Owns the processes of one control plane; stops them in reverse start order."""
+
+    def __init__(self) -> None:
+        self.processes: list[_Process] = []
+
+    def spawn(
+        self, name: str, argv: Sequence[str | Path], logs: Path, env: Mapping[str, str] | None = None
+    ) -> _Process:
+        proc = _spawn(name, argv, logs, env)
+        self.processes.append(proc)
+        return proc
+
+    def remove(self, proc: _Process) -> None:
+        proc.stop()
+        self.processes.remove(proc)
+
+    def stop_all(self) -> None:
+        while self.processes:
+            self.processes.pop().stop()
+
+    def check_alive(self) -> None:
+        for proc in self.processes:
+            if not proc.alive():
+                raise EnvtestError(
+                    f"{proc.name} exited with code {proc.popen.returncode}; "
+                    f"last log lines ({proc.log_path}):\n{proc.log_tail()}"
+                )
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
+
+
+def _wait_until(what: str, probe: Any, timeout: float, supervisor: _Supervisor, interval: float = 0.1) -> None:
+    """Poll ``probe()`` until it returns true; fail fast if a component died."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        supervisor.check_alive()
+        try:
+            if probe():
+                return
+        except Exception as exc:
+            last_error = exc
+        time.sleep(interval)
+    raise EnvtestError(
+        f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error!r})\n" + supervisor.diagnostics()
+    )
+
+
+# --------------------------------------------------------------------------- kubeconfig
+
+
+def _write_kubeconfig(path: Path, server: str, ca_cert: Path, user: Mapping[str, str], name: str) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "envtest", "cluster": {"server": server, "certificate-authority": str(ca_cert)}}],
+        "users": [{"name": name, "user": dict(user)}],
+        "contexts": [{"name": name, "context": {"cluster": "envtest", "user": name}}],
+        "current-context": name,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def client_for_kubeconfig(kubeconfig_path: Path) -> kubernetes.client.ApiClient:
+    """A synchronous ``kubernetes`` client for a kubeconfig written by this module.
+
+    Those kubeconfigs have one cluster (server + CA file) and one user with
+    either a bearer token or a client certificate; reading them directly keeps
+    this typed, where ``kubernetes.config`` is not.
+    """
+    config_doc = yaml.safe_load(kubeconfig_path.read_text())
+    cluster = config_doc["clusters"][0]["cluster"]
+    user = config_doc["users"][0]["user"]
+    config = kubernetes.client.Configuration()
+    config.host = cluster["server"]
+    config.ssl_ca_cert = cluster["certificate-authority"]
+    config.verify_ssl = True
+    if "token" in user:
+        config.api_key = {"authorization": f"Bearer {user['token']}"}
+    else:
+        config.cert_file = user["client-certificate"]
+        config.key_file = user["client-key"]
+    return kubernetes.client.ApiClient(configuration=config)
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+@dataclass(frozen=True)
+class EnvtestCluster:
+    """A running control plane. Everything lives under ``work_dir`` and dies with the context.
+
+    Attributes:
+        assets_dir: folder with the binaries (and KEDA's CRDs) it was started from.
+        work_dir: temporary folder: ``pki/``, ``etcd/``, ``logs/``, ``kubeconfigs/``.
+        api_url: ``https://127.0.0.1:<port>`` of kube-apiserver.
+        kubeconfig_path: admin kubeconfig (client certificate in ``system:masters``).
+        ca_cert_path: CA that signed the API server's serving certificate.
+        service_account_issuer: ``iss`` (and default audience) of ServiceAccount tokens.
+        startup_seconds: wall time from the first spawn to a ready control plane.
+    """
+
+    assets_dir: Path
+    work_dir: Path
+    api_url: str
+    kubeconfig_path: Path
+    ca_cert_path: Path
+    service_account_issuer: str
+    startup_seconds: float
+    _admin: _CertPair = field(repr=False)
+    _pki: _Pki = field(repr=False)
+    _supervisor: _Supervisor = field(repr=False)
+
+    @property
+    def logs_dir(self) -> Path:
+        """Folder with one ``<component>.log`` per process (etcd, kube-apiserver, ...)."""
+        return self.work_dir / "logs"
+
+    def api_client(self) -> kubernetes.client.ApiClient:
+        """A new admin ``kubernetes.client.ApiClient`` (close it, or use it as a context manager)."""
+        config = kubernetes.client.Configuration()
+        config.host = self.api_url
+        config.ssl_ca_cert = str(self.ca_cert_path)
+        config.cert_file = str(self._admin.cert)
+        config.key_file = str(self._admin.key)
+        config.verify_ssl = True
+        return kubernetes.client.ApiClient(configuration=config)
+
+    def service_account_token(
+        self, namespace: str, name: str, *, create: bool = True, expiration_seconds: int = 3600
+    ) -> str:
+        """Mint a bound token for ServiceAccount ``namespace/name`` with the TokenRequest API.
+
+        With ``create`` (the default) the ServiceAccount is created if it does
+        not exist yet; the namespace must exist.
+        """
+        with self.api_client() as api:
+            core = kubernetes.client.CoreV1Api(api)
+            if create:
+                try:
+                    core.create_namespaced_service_account(
+                        namespace,
+                        kubernetes.client.V1ServiceAccount(metadata=kubernetes.client.V1ObjectMeta(name=name)),
+                    )
+                except kubernetes.client.ApiException as exc:
+                    if exc.status != 409:
+                        raise
+            request = kubernetes.client.AuthenticationV1TokenRequest(
+                spec=kubernetes.client.V1TokenRequestSpec(
+                    audiences=[self.service_account_issuer], expiration_seconds=expiration_seconds
+                )
+            )
+            response = core.create_namespaced_service_account_token(name, namespace, request)
+            if response.status is None or not response.status.token:
+                raise EnvtestError(f"TokenRequest for {namespace}/{name} returned no token")
+            token: str = response.status.token
+            return token
+
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, *, create: bool = True, expiration_seconds: int = 3600
+    ) -> Path:
+        """Write a kubeconfig that authenticates as ServiceAccount ``namespace/name``; return its path.
+
+        The identity is ``system:serviceaccount:<namespace>:<name>`` with exactly
+        the RBAC permissions bound to it - nothing is granted here.
+        """
+        token = self.service_account_token(namespace, name, create=create, expiration_seconds=expiration_seconds)
+        folder = self.work_dir / "kubeconfigs"
+        folder.mkdir(exist_ok=True)
+        return _write_kubeconfig(
+            folder / f"{namespace}.{name}.kubeconfig",
+            self.api_url,
+            self.ca_cert_path,
+            {"token": token},
+            f"system:serviceaccount:{namespace}:{name}",
+        )
+
+    def issue_client_certificate(self, user: str, groups: Sequence[str] = ()) -> Path:
+        """Write a kubeconfig for an arbitrary user/groups identity (client certificate); return its path.
+
+        Useful to test RBAC for human users or groups without ServiceAccounts.
+        """
+        stem = "user-" + "".join(c if c.isalnum() else "-" for c in user)
+        pair = self._pki.issue(stem, user, organizations=groups, client=True)
+        folder = self.work_dir / "kubeconfigs"
+        folder.mkdir(exist_ok=True)
+        return _write_kubeconfig(
+            folder / f"{stem}.kubeconfig",
+            self.api_url,
+            self.ca_cert_path,
+            {"client-certificate": str(pair.cert), "client-key": str(pair.key)},
+            user,
+        )
+
+
+def _https_get(url: str, ca: Path, cert: _CertPair, timeout: float = 2.0) -> tuple[int, bytes]:
+    context = ssl.create_default_context(cafile=str(ca))
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    host, port = url.removeprefix("https://").split("/", 1)[0].rsplit(":", 1)
+    path = "/" + url.removeprefix("https://").split("/", 1)[1] if "/" in url.removeprefix("https://") else "/"
+    conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _require(assets_dir: Path, *names: str) -> list[Path]:
+    paths = [assets_dir / n for n in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise EnvtestError(f"envtest assets missing: {', '.join(missing)}; run scripts/envtest-assets")
+    return paths
+
+
+@contextlib.contextmanager
+def start_envtest(
+    assets_dir: Path,
+    *,
+    controller_manager: bool = True,
+    controllers: Sequence[str] = DEFAULT_CONTROLLERS,
+    extra_apiserver_args: Sequence[str] = (),
+    startup_timeout: float = 90.0,
+) -> Iterator[EnvtestCluster]:
+    """Start etcd, kube-apiserver and (by default) kube-controller-manager; yield the cluster.
+
+    Args:
+        assets_dir: folder with ``etcd``, ``kube-apiserver``, ``kube-controller-manager``
+            (see :func:`find_assets`).
+        controller_manager: also run kube-controller-manager (needed for namespace
+            deletion, Deployments, garbage collection, HPAs).
+        controllers: kube-controller-manager ``--controllers``.
+        extra_apiserver_args: appended to kube-apiserver's command line
+            (e.g. ``--feature-gates=...``); later flags override earlier ones.
+        startup_timeout: seconds to wait for readiness before giving up.
+
+    Raises:
+        EnvtestError: a binary is missing or a component did not become ready;
+            the message includes the last lines of every component's log.
+    """
+    etcd_bin, apiserver_bin = _require(assets_dir, "etcd", "kube-apiserver")
+    kcm_bin = _require(assets_dir, "kube-controller-manager")[0] if controller_manager else None
+
+    work_dir = Path(tempfile.mkdtemp(prefix="noetl-envtest-"))
+    logs = work_dir / "logs"
+    logs.mkdir()
+    supervisor = _Supervisor()
+    started = time.monotonic()
+    try:
+        pki = _Pki(work_dir / "pki")
+        serving = pki.issue(
+            "apiserver",
+            "kube-apiserver",
+            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+            ips=("127.0.0.1", KUBERNETES_SERVICE_IP),
+            server=True,
+        )
+        admin = pki.issue("admin", "envtest-admin", organizations=("system:masters",), client=True)
+
+        etcd_port, etcd_peer_port, api_port = _free_port(), _free_port(), _free_port()
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        etcd_peer_url = f"http://127.0.0.1:{etcd_peer_port}"
+        supervisor.spawn(
+            "etcd",
+            [
+                etcd_bin,
+                "--name=envtest",
+                f"--data-dir={work_dir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={etcd_peer_url}",
+                f"--initial-advertise-peer-urls={etcd_peer_url}",
+                f"--initial-cluster=envtest={etcd_peer_url}",
+                # The data is thrown away at the end; fsync only costs time.
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            logs,
+        )
+
+        api_url = f"https://127.0.0.1:{api_port}"
+        supervisor.spawn(
+            "kube-apiserver",
+            [
+                apiserver_bin,
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={work_dir / 'pki'}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={pki.ca_cert}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--allow-privileged=true",
+                # No node runs an endpoint for the in-cluster `kubernetes`
+                # Service, and loopback addresses are invalid in Endpoints.
+                "--endpoint-reconciler-type=none",
+                "--profiling=false",
+                *extra_apiserver_args,
+            ],
+            logs,
+        )
+
+        def api_ready() -> bool:
+            status, _ = _https_get(f"{api_url}/readyz", pki.ca_cert, admin)
+            return status == 200
+
+        _wait_until("kube-apiserver /readyz", api_ready, startup_timeout, supervisor)
+
+        kubeconfig = _write_kubeconfig(
+            work_dir / "admin.kubeconfig",
+            api_url,
+            pki.ca_cert,
+            {"client-certificate": str(admin.cert), "client-key": str(admin.key)},
+            "envtest-admin",
+        )
+        if kcm_bin is not None:
+            supervisor.spawn(
+                "kube-controller-manager",
+                [
+                    kcm_bin,
+                    f"--kubeconfig={kubeconfig}",
+                    "--leader-elect=false",
+                    f"--controllers={','.join(controllers)}",
+                    # No serving endpoint: nothing scrapes it, and it would need
+                    # a port and delegated authentication for nothing.
+                    "--secure-port=0",
+                    f"--service-account-private-key-file={pki.sa_key}",
+                    f"--root-ca-file={pki.ca_cert}",
+                    # Controllers act as the admin identity rather than one
+                    # ServiceAccount each: those per-controller tokens would add
+                    # start-up latency and test nothing of ours.
+                    "--use-service-account-credentials=false",
+                    "--kube-api-qps=200",
+                    "--kube-api-burst=400",
+                    # Sync the HPA every 5 s instead of 15 s so KEDA tests are quicker.
+                    "--horizontal-pod-autoscaler-sync-period=5s",
+                ],
+                logs,
+            )
+            if "serviceaccount" in controllers:
+                # The `default` ServiceAccount appearing proves the controller
+                # manager is connected and its informers have synced.
+                def default_service_account() -> bool:
+                    url = f"{api_url}/api/v1/namespaces/default/serviceaccounts/default"
+                    return _https_get(url, pki.ca_cert, admin)[0] == 200
+
+                _wait_until(
+                    "kube-controller-manager (the default ServiceAccount)",
+                    default_service_account,
+                    startup_timeout,
+                    supervisor,
+                )
+
+        yield EnvtestCluster(
+            assets_dir=assets_dir,
+            work_dir=work_dir,
+            api_url=api_url,
+            kubeconfig_path=kubeconfig,
+            ca_cert_path=pki.ca_cert,
+            service_account_issuer=SERVICE_ACCOUNT_ISSUER,
+            startup_seconds=time.monotonic() - started,
+            _admin=admin,
+            _pki=pki,
+            _supervisor=supervisor,
+        )
+    finally:
+        supervisor.stop_all()
+        if os.environ.get("NOETL_ENVTEST_KEEP") == "1":
+            print(f"envtest: kept {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- KEDA
+
+
+@dataclass(frozen=True)
+class KedaOperator:
+    """A running KEDA operator (``keda-operator`` process) attached to an :class:`EnvtestCluster`.
+
+    Attributes:
+        namespace: KEDA's own namespace (cluster-object namespace, leases, events).
+        log_path: the operator's log file (JSON lines from zap).
+        health_url: ``http://127.0.0.1:<port>`` of its ``/healthz`` and ``/readyz``.
+        crd_names: the KEDA CRDs installed (``scaledobjects.keda.sh``, ...).
+    """
+
+    namespace: str
+    log_path: Path
+    health_url: str
+    crd_names: tuple[str, ...]
+    _process: _Process = field(repr=False)
+
+    def alive(self) -> bool:
+        """Whether the operator process is still running."""
+        return self._process.alive()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the operator's log, for assertion messages."""
+        return self._process.log_tail(lines)
+
+
+def install_keda_crds(
+    cluster: EnvtestCluster, assets_dir: Path | None = None, timeout: float = 60.0
+) -> tuple[str, ...]:
+    """Create (or leave in place) KEDA's CRDs from the assets folder; wait until Established."""
+    crd_dir = _require(assets_dir or cluster.assets_dir, "keda-crds")[0]
+    names: list[str] = []
+    with cluster.api_client() as api:
+        ext = kubernetes.client.ApiextensionsV1Api(api)
+        for path in sorted(crd_dir.glob("*.yaml")):
+            body = yaml.safe_load(path.read_text())
+            names.append(body["metadata"]["name"])
+            try:
+                ext.create_custom_resource_definition(body)
+            except kubernetes.client.ApiException as exc:
+                if exc.status != 409:
+                    raise
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending:
+            for name in sorted(pending):
+                crd = ext.read_custom_resource_definition(name)
+                conditions = (crd.status.conditions if crd.status else None) or []
+                if any(c.type == "Established" and c.status == "True" for c in conditions):
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise EnvtestError(f"KEDA CRDs not Established after {timeout:.0f} s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.2)
+    return tuple(names)
+
+
+@contextlib.contextmanager
+def start_keda(
+    cluster: EnvtestCluster,
+    *,
+    namespace: str = "keda",
+    assets_dir: Path | None = None,
+    kubeconfig_path: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    startup_timeout: float = 60.0,
+) -> Iterator[KedaOperator]:
+    """Install KEDA's CRDs and run the KEDA operator against ``cluster``; stop it on exit.
+
+    What runs, and what does not: only ``keda-operator`` (the ScaledObject /
+    ScaledJob / TriggerAuthentication controllers and the scalers). It creates
+    the HPA for every ScaledObject and itself scales the target between 0 and 1
+    ("activation") by polling the scalers every ``pollingInterval``. KEDA's
+    metrics API server (``external.metrics.k8s.io``) is NOT run, so the HPA
+    cannot scale from 1 to N: its ``ScalingActive`` condition stays False.
+    The admission webhooks are not run either.
+
+    The operator's gRPC metrics service (normally used by the metrics API
+    server) still needs mTLS material, so a certificate from the cluster's CA
+    is written to its cert dir. It binds the probe, metrics and gRPC ports on
+    random loopback ports.
+
+    Args:
+        cluster: the running control plane.
+        namespace: KEDA's namespace; created if missing.
+        assets_dir: folder with ``keda-operator`` and ``keda-crds/``; the
+            cluster's ``assets_dir`` by default.
+        kubeconfig_path: identity KEDA runs as; the admin kubeconfig by default.
+        extra_env: extra environment (e.g. ``KEDA_HTTP_DEFAULT_TIMEOUT``).
+        startup_timeout: seconds to wait for ``/readyz``.
+    """
+    assets = assets_dir or cluster.assets_dir
+    operator_bin = _require(assets, "keda-operator")[0]
+    crd_names = install_keda_crds(cluster, assets)
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        try:
+            core.create_namespace(
+                kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
+            )
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    cert_dir = cluster.work_dir / "keda-certs"
+    cert_dir.mkdir(exist_ok=True)
+    pair = cluster._pki.issue(
+        "keda-grpc", "keda-operator", dns_names=("localhost",), ips=("127.0.0.1",), server=True, client=True
+    )
+    shutil.copy(pair.cert, cert_dir / "tls.crt")
+    shutil.copy(pair.key, cert_dir / "tls.key")
+    shutil.copy(cluster.ca_cert_path, cert_dir / "ca.crt")
+
+    health_port, metrics_port, grpc_port = _free_port(), _free_port(), _free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "WATCH_NAMESPACE": "",  # all namespaces
+            "POD_NAMESPACE": namespace,
+            "POD_NAME": "keda-operator-envtest",
+            "KEDA_CLUSTER_OBJECT_NAMESPACE": namespace,
+            "OPERATOR_NAME": "keda-operator",
+        }
+    )
+    env.pop("KUBECONFIG", None)
+    env.update(extra_env or {})
+    process = cluster._supervisor.spawn(
+        "keda-operator",
+        [
+            operator_bin,
+            f"--kubeconfig={kubeconfig_path or cluster.kubeconfig_path}",
+            "--leader-elect=false",
+            f"--health-probe-bind-address=127.0.0.1:{health_port}",
+            f"--metrics-bind-address=127.0.0.1:{metrics_port}",
+            f"--metrics-service-bind-address=127.0.0.1:{grpc_port}",
+            f"--cert-dir={cert_dir}",
+            f"--ca-dir={cert_dir}",
+            "--enable-cert-rotation=false",
+            "--enable-webhook-patching=false",
+            "--zap-log-level=info",
+            "--zap-encoder=console",
+        ],
+        cluster.logs_dir,
+        env,
+    )
+    health_url = f"http://127.0.0.1:{health_port}"
+
+    def ready() -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", health_port, timeout=2)
+        try:
+            conn.request("GET", "/readyz")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+    try:
+        _wait_until("keda-operator /readyz", ready, startup_timeout, cluster._supervisor)
+        yield KedaOperator(
+            namespace=namespace,
+            log_path=process.log_path,
+            health_url=health_url,
+            crd_names=crd_names,
+            _process=process,
+        )
+    finally:
+        cluster._supervisor.remove(process)
