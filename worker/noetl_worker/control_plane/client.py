@@ -1,0 +1,383 @@
+"""The worker's HTTP client for the NoETL control plane: one pooled ``httpx.AsyncClient`` per process.
+
+Every per-command call goes to the ``server_url`` of the command's NATS pointer (that is the server that
+published it); registry calls go to ``NOETL_SERVER_URL``. The claim maps the server's answers onto a
+:class:`ClaimOutcome` the runtime turns into ack / nak / term. Event batches are retried with backoff and
+jitter under one ``Idempotency-Key`` until a deadline, and fall back to ``POST /api/events`` one by one when
+a server has no batch route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from noetl_wire.commands import ClaimedCommand, ClaimRequest, Locality
+from noetl_wire.errors import ErrorCode
+from noetl_wire.events import BatchEvent, BatchEventRequest, EventRequest
+from noetl_wire.results import ResultPutRequest
+from noetl_wire.snowflake import SnowflakeGenerator
+from noetl_wire.urls import api_url
+from noetl_wire.variables import SetVariablesRequest
+from noetl_wire.workers import DeregisterRequest, HeartbeatRequest, WorkerRegistration
+from pydantic import ValidationError
+
+from noetl_worker.control_plane.retry import Backoff, is_transient_status, retry_after_of
+from noetl_worker.jsontypes import JSONObject, JSONValue
+from noetl_worker.runtime.metrics import WorkerMetrics
+
+__all__ = [
+    "BoundControlPlane",
+    "ClaimOutcome",
+    "ClaimStatus",
+    "ControlPlaneClient",
+    "ControlPlaneError",
+]
+
+log = logging.getLogger("noetl_worker.control_plane")
+
+# A 500 may be a persistent contract violation rather than an outage: retry it a few times only.
+_MAX_INTERNAL_ERROR_RETRIES = 3
+
+
+class ControlPlaneError(OSError):
+    """A control-plane call failed. ``transient`` says whether trying again later may succeed.
+
+    An ``OSError`` so that tools treating network failures alike need no import of this module."""
+
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+class ClaimStatus(enum.Enum):
+    """What a claim attempt means for the NATS message that announced the command."""
+
+    CLAIMED = "claimed"
+    """We hold the command: run it."""
+    TERMINAL = "already_terminal"
+    """The command (or its execution) is finished: nothing to do."""
+    HELD = "active_claim"
+    """Someone holds a live claim (``holder`` says who, when the server says)."""
+    NOT_FOUND = "not_found"
+    """The server has no such command: the pointer can never succeed."""
+    REJECTED = "rejected"
+    """The server refused the request for good (4xx other than 404/409, or an undecodable 200)."""
+    UNAVAILABLE = "unavailable"
+    """Transport failure, overload or a server error: try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    status: ClaimStatus
+    command: ClaimedCommand | None = None
+    holder: str | None = None
+    retry_after: float | None = None
+    detail: str = ""
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return body.get("detail", body) if isinstance(body, dict) else body
+
+
+def _describe(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code}: {str(_detail(response))[:500]}"
+
+
+class ControlPlaneClient:
+    """Async control-plane client. Create once per process; ``aclose()`` at shutdown."""
+
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        server_url: str,
+        metrics: WorkerMetrics,
+        timeout: float = 30.0,
+        token: str | None = None,
+        locality: Mapping[str, str] | None = None,
+        max_connections: int = 64,
+        snowflakes: SnowflakeGenerator | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.worker_id = worker_id
+        self.server_url = server_url
+        self.metrics = metrics
+        self.backoff = backoff or Backoff()
+        self._locality = Locality.model_validate(dict(locality or {})) if locality else None
+        self._snowflakes = snowflakes or SnowflakeGenerator.for_worker(worker_id)
+        self._no_batch_route: set[str] = set()
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers=headers,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def bound(self, server_url: str | None) -> BoundControlPlane:
+        """The :class:`~noetl_worker.tools.base.ControlPlaneAccess` view for one command's server."""
+        return BoundControlPlane(self, server_url or self.server_url)
+
+    # --- claim ----------------------------------------------------------------------------------------
+    async def claim(self, server_url: str, event_id: int) -> ClaimOutcome:
+        """``POST /api/commands/{event_id}/claim`` once; never raises."""
+        body = ClaimRequest(worker_id=self.worker_id, locality=self._locality).model_dump(
+            mode="json", exclude_none=True
+        )
+        try:
+            response = await self.http.post(api_url(server_url, f"commands/{event_id}/claim"), json=body)
+        except httpx.TransportError as exc:
+            return ClaimOutcome(ClaimStatus.UNAVAILABLE, detail=f"control plane unreachable: {type(exc).__name__}")
+        except httpx.InvalidURL as exc:
+            return ClaimOutcome(ClaimStatus.REJECTED, detail=f"invalid server_url {server_url!r}: {exc}")
+        status = response.status_code
+        if status in (200, 201):
+            try:
+                command = ClaimedCommand.model_validate_json(response.content)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
+                )
+                return ClaimOutcome(ClaimStatus.REJECTED, detail=f"claim response is not a command: {problems}")
+            return ClaimOutcome(ClaimStatus.CLAIMED, command=command)
+        retry_after = retry_after_of(response)
+        detail = _detail(response)
+        if status == 409:
+            code = detail.get("code") if isinstance(detail, dict) else None
+            if code == ErrorCode.ALREADY_TERMINAL:
+                return ClaimOutcome(ClaimStatus.TERMINAL, detail=str(detail))
+            holder = detail.get("worker_id") if isinstance(detail, dict) else None
+            return ClaimOutcome(
+                ClaimStatus.HELD,
+                holder=holder if isinstance(holder, str) else None,
+                retry_after=retry_after,
+                detail=str(detail),
+            )
+        if status == 404:
+            return ClaimOutcome(ClaimStatus.NOT_FOUND, detail=_describe(response))
+        if is_transient_status(status) or status >= 500:
+            return ClaimOutcome(ClaimStatus.UNAVAILABLE, retry_after=retry_after, detail=_describe(response))
+        return ClaimOutcome(ClaimStatus.REJECTED, detail=_describe(response))
+
+    # --- events ---------------------------------------------------------------------------------------
+    async def post_batch(
+        self,
+        server_url: str,
+        execution_id: int,
+        events: Sequence[BatchEvent],
+        *,
+        deadline: float,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Deliver ``events`` as one batch, retrying transient failures until ``deadline`` (monotonic).
+
+        One ``Idempotency-Key`` (``<worker_id>:<execution_id>:<uuid hex>``) covers every retry, so a batch
+        the server accepted but whose response was lost is not recorded twice. Raises
+        :class:`ControlPlaneError` when the server refuses the batch or the deadline passes.
+        """
+        key = idempotency_key or f"{self.worker_id}:{execution_id}:{uuid.uuid4().hex}"
+        if server_url in self._no_batch_route:
+            await self._post_singles(server_url, execution_id, events, deadline=deadline)
+            return
+        body = BatchEventRequest(execution_id=execution_id, worker_id=self.worker_id, events=list(events))
+        payload = body.model_dump(mode="json", exclude_none=True)
+        started = time.perf_counter()
+        response = await self._send(
+            "POST", api_url(server_url, "events/batch"), json=payload, headers={"Idempotency-Key": key},
+            deadline=deadline, what="event batch", fallthrough=(404,),
+        )  # fmt: skip
+        if response.status_code == 404:
+            log.warning(
+                "control plane has no /api/events/batch route; sending events one by one",
+                extra={"server_url": server_url},
+            )
+            self._no_batch_route.add(server_url)
+            await self._post_singles(server_url, execution_id, events, deadline=deadline)
+            return
+        elapsed = time.perf_counter() - started
+        for event in events:
+            self.metrics.event_emit_duration.labels(event_type=event.name).observe(elapsed)
+
+    async def _post_singles(
+        self, server_url: str, execution_id: int, events: Sequence[BatchEvent], *, deadline: float
+    ) -> None:
+        for event in events:
+            started = time.perf_counter()
+            body = EventRequest(
+                execution_id=execution_id,
+                step=event.step,
+                name=event.name,
+                payload=event.payload,
+                meta=event.meta,
+                worker_id=self.worker_id,
+                actionable=event.actionable,
+                informative=event.informative,
+            ).model_dump(mode="json", exclude_none=True)
+            # The seed stamps every single event with a snowflake it minted; servers ignore it or dedupe on it.
+            body["event_id"] = self._snowflakes.next_id()
+            await self._send("POST", api_url(server_url, "events"), json=body, deadline=deadline, what=event.name)
+            self.metrics.event_emit_duration.labels(event_type=event.name).observe(time.perf_counter() - started)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        deadline: float,
+        what: str,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        fallthrough: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send with retries until ``deadline``; return the first 2xx (or ``fallthrough``) response."""
+        attempt = 0
+        internal_errors = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                response = await self.http.request(method, url, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                problem = f"{what}: control plane unreachable ({type(exc).__name__}: {exc})"
+                status: int | None = None
+            else:
+                status = response.status_code
+                if 200 <= status < 300 or status in fallthrough:
+                    return response
+                problem = f"{what}: {_describe(response)}"
+                retry_after = retry_after_of(response)
+                if status == 500 and internal_errors < _MAX_INTERNAL_ERROR_RETRIES:
+                    internal_errors += 1
+                elif not is_transient_status(status):
+                    raise ControlPlaneError(problem, status=status, transient=False)
+            delay = self.backoff.delay(attempt, retry_after)
+            if time.monotonic() + delay > deadline:
+                raise ControlPlaneError(
+                    f"{problem}; gave up after {attempt + 1} attempts", status=status, transient=True
+                )
+            attempt += 1
+            self.metrics.event_emit_retries.labels(event_type=what).inc()
+            log.warning(f"{problem}; retrying in {delay:.2f}s", extra={"attempt": attempt})
+            await asyncio.sleep(delay)
+
+    # --- variables and results ------------------------------------------------------------------------
+    async def set_variables(
+        self, server_url: str, execution_id: int, variables: JSONObject, *, source_step: str | None, deadline: float
+    ) -> None:
+        body = SetVariablesRequest.model_validate({"variables": variables, "source_step": source_step})
+        await self._send(
+            "POST", api_url(server_url, f"vars/{execution_id}"), json=body.model_dump(mode="json", exclude_none=True),
+            deadline=deadline, what="set variables",
+        )  # fmt: skip
+
+    async def put_result(self, server_url: str, execution_id: int, name: str, data: JSONValue) -> JSONObject:
+        body = ResultPutRequest(name=name, data=data, source_step=name).model_dump(mode="json", exclude_none=True)
+        started = time.perf_counter()
+        try:
+            response = await self._send(
+                "PUT", api_url(server_url, f"result/{execution_id}"), json=body,
+                deadline=time.monotonic() + 30.0, what="put result",
+            )  # fmt: skip
+        except ControlPlaneError:
+            self.metrics.result_store_put_errors.inc()
+            raise
+        self.metrics.result_store_put_duration.observe(time.perf_counter() - started)
+        reply = response.json()
+        if not isinstance(reply, dict):
+            raise ControlPlaneError(f"put result: unexpected response {str(reply)[:200]}")
+        return reply
+
+    async def resolve_result(self, server_url: str, ref: str) -> JSONValue:
+        try:
+            response = await self.http.get(api_url(server_url, "result/resolve"), params={"ref": ref})
+        except httpx.TransportError as exc:
+            raise ControlPlaneError(
+                f"resolve result {ref}: control plane unreachable ({exc})", transient=True
+            ) from None
+        if response.status_code == 404:
+            raise LookupError(f"result reference not found: {ref}")
+        if response.status_code != 200:
+            raise ControlPlaneError(f"resolve result {ref}: {_describe(response)}", status=response.status_code)
+        value: JSONValue = response.json()
+        return value
+
+    async def get_credential(self, server_url: str, name: str, execution_id: int | None) -> JSONObject | None:
+        params: dict[str, str | int] = {"include_data": "true"}
+        if execution_id is not None:
+            params["execution_id"] = execution_id
+        try:
+            response = await self.http.get(api_url(server_url, f"credentials/{name}"), params=params)
+        except httpx.TransportError as exc:
+            raise ControlPlaneError(f"get_credential('{name}'): control plane unreachable ({exc})") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ControlPlaneError(f"get_credential('{name}') failed: {_describe(response)}")
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ControlPlaneError(f"get_credential('{name}'): response is not an object")
+        return body
+
+    # --- registry -------------------------------------------------------------------------------------
+    async def register(self, registration: WorkerRegistration, *, deadline: float) -> None:
+        await self._send(
+            "POST", api_url(self.server_url, "worker/pool/register"),
+            json=registration.model_dump(mode="json", exclude_none=True), deadline=deadline, what="register",
+        )  # fmt: skip
+
+    async def heartbeat(self, registration: WorkerRegistration) -> str:
+        """One heartbeat (no retries: the next tick is the retry). Returns the server's ``status``."""
+        body = HeartbeatRequest(name=registration.name, registration=registration)
+        try:
+            response = await self.http.post(
+                api_url(self.server_url, "worker/pool/heartbeat"), json=body.model_dump(mode="json", exclude_none=True)
+            )
+        except httpx.TransportError as exc:
+            raise ControlPlaneError(
+                f"heartbeat: control plane unreachable ({type(exc).__name__})", transient=True
+            ) from None
+        if response.status_code == 404:
+            # The registry forgot us (server restart, sweeper): register again so claims stay protected.
+            await self.register(registration, deadline=time.monotonic() + 5.0)
+            return "re-registered"
+        if response.status_code != 200:
+            raise ControlPlaneError(f"heartbeat: {_describe(response)}", status=response.status_code)
+        reply = response.json()
+        return str(reply.get("status", "ok")) if isinstance(reply, dict) else "ok"
+
+    async def deregister(self, name: str, *, deadline: float) -> None:
+        body = DeregisterRequest(name=name, component_type="worker_pool").model_dump(mode="json", exclude_none=True)
+        await self._send(
+            "POST", api_url(self.server_url, "worker/pool/deregister"), json=body, deadline=deadline, what="deregister"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BoundControlPlane:
+    """The control-plane slice tools may use, bound to the server of one command."""
+
+    client: ControlPlaneClient
+    server_url: str
+
+    async def resolve_result(self, ref: str) -> JSONValue:
+        return await self.client.resolve_result(self.server_url, ref)
+
+    async def put_result(self, execution_id: int, name: str, data: JSONValue) -> JSONObject:
+        return await self.client.put_result(self.server_url, execution_id, name, data)
+
+    async def get_credential(self, name: str, execution_id: int | None = None) -> JSONObject | None:
+        return await self.client.get_credential(self.server_url, name, execution_id)
