@@ -1,0 +1,242 @@
+"""The one JetStream consumer-management module: ensure (``managed``) or read (``observe``) a pool's durable.
+
+``managed`` creates or updates the durable to the spec and keeps a dead-letter stream that captures the
+consumer's max-deliveries and terminated-message advisories (the advisory carries the stream sequence, so
+the original message can still be fetched from the command stream). ``observe`` never writes. Both report
+the lag KEDA scales on: ``num_pending`` and ``num_ack_pending``. A NATS outage is a report, not an error:
+the reconciler turns it into ``ConsumerReady=False`` and tries again on the next timer tick.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy, RetentionPolicy, StorageType
+from nats.js.errors import APIError, NotFoundError
+
+from noetl_operator.spec import ConsumerManagement, NoetlWorkerPool
+
+__all__ = [
+    "ConsumerReport",
+    "NatsAccess",
+    "dead_letter_stream_name",
+    "dead_letter_subjects",
+    "delete_managed",
+    "desired_config",
+    "reconcile_consumer",
+]
+
+_DLQ_MAX_AGE_SECONDS = 14 * 24 * 3600
+_DLQ_MAX_MSGS = 100_000
+
+
+@dataclass(frozen=True)
+class NatsAccess:
+    """How the operator reaches the pool's NATS (credentials come from the pool's own Secrets)."""
+
+    url: str
+    user: str | None = None
+    password: str | None = None
+    tls: ssl.SSLContext | None = None
+    connect_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ConsumerReport:
+    """Outcome of one consumer check, ready to become the ConsumerReady condition and the lag."""
+
+    ready: bool
+    reason: str
+    message: str
+    num_pending: int | None = None
+    num_ack_pending: int | None = None
+
+
+def dead_letter_stream_name(pool: NoetlWorkerPool) -> str:
+    """``DLQ_<stream>_<durable>``: one dead-letter stream per durable."""
+    return f"DLQ_{pool.spec.nats.stream}_{pool.spec.consumer.durable_name}"
+
+
+def dead_letter_subjects(pool: NoetlWorkerPool) -> list[str]:
+    """The JetStream advisories emitted when this durable gives up on a message."""
+    suffix = f"{pool.spec.nats.stream}.{pool.spec.consumer.durable_name}"
+    return [
+        f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{suffix}",
+        f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{suffix}",
+    ]
+
+
+def desired_config(pool: NoetlWorkerPool) -> ConsumerConfig:
+    """The durable's configuration for ``managed`` pools."""
+    consumer = pool.spec.consumer
+    return ConsumerConfig(
+        durable_name=consumer.durable_name,
+        description=f"managed by noetl-operator for {pool.metadata.namespace}/{pool.metadata.name}",
+        # `all`, not `new`: commands published before the durable existed must still be delivered.
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=float(consumer.ack_wait_seconds),
+        max_deliver=consumer.max_deliver,
+        max_ack_pending=consumer.max_ack_pending,
+        backoff=[float(value) for value in consumer.backoff_seconds] or None,
+        filter_subject=pool.spec.filter_subject,
+        replay_policy=ReplayPolicy.INSTANT,
+    )
+
+
+# The fields the operator owns on a managed durable; the rest is left to the server's defaults.
+_COMPARED = ("filter_subject", "ack_wait", "max_deliver", "max_ack_pending", "backoff", "description")
+
+
+def _drift(current: ConsumerConfig, desired: ConsumerConfig) -> list[str]:
+    def norm(name: str, value: Any) -> Any:
+        if name == "backoff":
+            return list(value or [])
+        return value
+
+    return [name for name in _COMPARED if norm(name, getattr(current, name)) != norm(name, getattr(desired, name))]
+
+
+async def _connect(access: NatsAccess) -> Client:
+    async def _quiet(_: Exception) -> None:
+        # Connection errors are reported through ConsumerReport; nats-py would otherwise log tracebacks.
+        return None
+
+    return await nats.connect(
+        access.url,
+        user=access.user,
+        password=access.password,
+        tls=access.tls,
+        connect_timeout=access.connect_timeout,
+        allow_reconnect=False,
+        max_reconnect_attempts=0,
+        error_cb=_quiet,
+        name="noetl-operator",
+    )
+
+
+async def reconcile_consumer(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerReport:
+    """Ensure (managed) or observe the durable; never raises for NATS or JetStream failures."""
+    try:
+        client = await _connect(access)
+    except (NatsError, OSError, TimeoutError) as error:
+        return ConsumerReport(
+            False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}"
+        )
+    try:
+        if pool.spec.consumer.management is ConsumerManagement.MANAGED:
+            return await _managed(client, pool)
+        return await _observed(client, pool)
+    except (NatsError, OSError, TimeoutError) as error:
+        return ConsumerReport(False, "NatsUnavailable", f"JetStream request failed: {error or type(error).__name__}")
+    finally:
+        await client.close()
+
+
+def _lag(report: ConsumerReport, info: Any) -> ConsumerReport:
+    return ConsumerReport(
+        report.ready, report.reason, report.message, int(info.num_pending or 0), int(info.num_ack_pending or 0)
+    )
+
+
+async def _stream_exists(client: Client, stream: str) -> bool:
+    try:
+        await client.jetstream().stream_info(stream)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def _observed(client: Client, pool: NoetlWorkerPool) -> ConsumerReport:
+    spec = pool.spec
+    js = client.jetstream()
+    try:
+        info = await js.consumer_info(spec.nats.stream, spec.consumer.durable_name)
+    except NotFoundError:
+        where = f"{spec.nats.stream}/{spec.consumer.durable_name}"
+        if not await _stream_exists(client, spec.nats.stream):
+            return ConsumerReport(False, "StreamMissing", f"stream {spec.nats.stream} does not exist")
+        return ConsumerReport(False, "ConsumerMissing", f"durable {where} does not exist (management: observe)")
+    actual = info.config.filter_subject or ""
+    if actual != spec.filter_subject:
+        return _lag(
+            ConsumerReport(
+                False,
+                "FilterMismatch",
+                f"durable filters {actual or '(nothing)'!r}, the pool expects {spec.filter_subject!r}",
+            ),
+            info,
+        )
+    return _lag(ConsumerReport(True, "Observed", "durable exists with the expected filter subject"), info)
+
+
+async def _managed(client: Client, pool: NoetlWorkerPool) -> ConsumerReport:
+    spec = pool.spec
+    js = client.jetstream()
+    if not await _stream_exists(client, spec.nats.stream):
+        return ConsumerReport(
+            False,
+            "StreamMissing",
+            f"stream {spec.nats.stream} does not exist; the NoETL server or the first worker creates it",
+        )
+    await _ensure_dead_letter_stream(client, pool)
+    desired = desired_config(pool)
+    try:
+        current = await js.consumer_info(spec.nats.stream, spec.consumer.durable_name)
+    except NotFoundError:
+        info = await js.add_consumer(spec.nats.stream, desired)
+        return _lag(ConsumerReport(True, "Created", "durable created"), info)
+    drift = _drift(current.config, desired)
+    if not drift:
+        return _lag(ConsumerReport(True, "InSync", "durable matches the spec"), current)
+    try:
+        info = await js.add_consumer(spec.nats.stream, desired)
+    except APIError as error:
+        return _lag(
+            ConsumerReport(
+                False, "UpdateRejected", f"JetStream refused to update {', '.join(drift)}: {error.description}"
+            ),
+            current,
+        )
+    return _lag(ConsumerReport(True, "Updated", f"durable updated ({', '.join(drift)})"), info)
+
+
+async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> None:
+    js = client.jetstream()
+    name = dead_letter_stream_name(pool)
+    subjects = dead_letter_subjects(pool)
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(
+            name=name,
+            subjects=subjects,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=float(_DLQ_MAX_AGE_SECONDS),
+            max_msgs=_DLQ_MAX_MSGS,
+            description=f"dead letters of {pool.spec.nats.stream}/{pool.spec.consumer.durable_name}",
+        )
+        return
+    if sorted(info.config.subjects or []) != sorted(subjects):
+        await js.update_stream(info.config.evolve(subjects=subjects))
+
+
+async def delete_managed(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerReport:
+    """On pool deletion: remove a managed durable unless ``preventDelete``; the dead letters are kept."""
+    consumer = pool.spec.consumer
+    if consumer.management is not ConsumerManagement.MANAGED or consumer.prevent_delete:
+        return ConsumerReport(True, "Kept", "durable left in place (observe, or consumer.preventDelete)")
+    client = await _connect(access)
+    try:
+        await client.jetstream().delete_consumer(pool.spec.nats.stream, consumer.durable_name)
+    except NotFoundError:
+        return ConsumerReport(True, "AlreadyGone", "durable did not exist")
+    finally:
+        await client.close()
+    return ConsumerReport(True, "Deleted", "durable deleted")

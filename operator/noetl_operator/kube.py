@@ -1,0 +1,237 @@
+"""The one Kubernetes client layer of the operator (kopf itself only watches and patches the pools).
+
+Every API call goes through :meth:`KubeClient._call`, which refuses any (group, resource, verb) missing
+from :data:`API_CALLS`; the RBAC test compares that registry with ``deploy/base/rbac.yaml``, so the
+ClusterRole grants exactly what this module can do. Children are written with server-side apply under
+one field manager (``noetl-operator``) with ``force=true``: the operator owns the fields it sets and
+re-asserts them on drift, while fields owned by others (KEDA's HPA on ``spec.replicas``) stay theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from noetl_operator.builders.meta import FIELD_MANAGER, Manifest
+
+__all__ = [
+    "API_CALLS",
+    "ApiCall",
+    "KubeApiError",
+    "KubeClient",
+    "KubeConnection",
+    "load_connection",
+]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One (API group, resource, verb) the operator uses; ``""`` is the core group."""
+
+    group: str
+    resource: str
+    verb: str
+
+
+# Everything kube.py may do. Keep it minimal: the ClusterRole is generated-checked against it.
+API_CALLS: frozenset[ApiCall] = frozenset(
+    {
+        *(
+            ApiCall(group, resource, verb)
+            for group, resource in (
+                ("apps", "deployments"),
+                ("", "services"),
+                ("", "serviceaccounts"),
+                ("policy", "poddisruptionbudgets"),
+                ("keda.sh", "scaledobjects"),
+            )
+            for verb in ("get", "patch", "delete")
+        ),
+        ApiCall("", "secrets", "get"),
+    }
+)
+
+# apiVersion/kind -> (group, version, plural) for the kinds the operator writes.
+_KINDS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("apps/v1", "Deployment"): ("apps", "v1", "deployments"),
+    ("v1", "Service"): ("", "v1", "services"),
+    ("v1", "ServiceAccount"): ("", "v1", "serviceaccounts"),
+    ("policy/v1", "PodDisruptionBudget"): ("policy", "v1", "poddisruptionbudgets"),
+    ("keda.sh/v1alpha1", "ScaledObject"): ("keda.sh", "v1alpha1", "scaledobjects"),
+}
+
+
+class KubeApiError(RuntimeError):
+    """A non-success answer of the API server, with its status code and the server's own message."""
+
+    def __init__(self, status: int, method: str, path: str, message: str) -> None:
+        self.status = status
+        super().__init__(f"{method} {path}: HTTP {status}: {message}")
+
+
+@dataclass(frozen=True)
+class KubeConnection:
+    """Where the API server is and how to authenticate to it."""
+
+    server: str
+    headers: dict[str, str]
+    ssl_context: ssl.SSLContext | bool
+
+
+def load_connection(kubeconfig: str | None = None, context: str | None = None) -> KubeConnection:
+    """Credentials from the in-cluster service account, else from a kubeconfig (``$KUBECONFIG``, ``~/.kube``)."""
+    from kubernetes import client, config  # noqa: PLC0415 - heavy import, only when actually connecting
+
+    configuration = client.Configuration()
+    if kubeconfig is None and context is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    headers: dict[str, str] = {}
+    token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
+    if token:
+        headers["Authorization"] = token if " " in token else f"Bearer {token}"
+    ssl_context: ssl.SSLContext | bool
+    if not configuration.verify_ssl:
+        ssl_context = False
+    else:
+        ssl_context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+        if configuration.cert_file:
+            ssl_context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return KubeConnection(server=configuration.host.rstrip("/"), headers=headers, ssl_context=ssl_context)
+
+
+def _resource_path(group: str, version: str, plural: str, namespace: str, name: str | None = None) -> str:
+    base = f"/api/{version}" if group == "" else f"/apis/{group}/{version}"
+    path = f"{base}/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name is not None else path
+
+
+class KubeClient:
+    """A small async client: apply, get, delete children; read Secrets; detect served APIs."""
+
+    def __init__(self, connection: KubeConnection, *, timeout: float = 30.0) -> None:
+        self._connection = connection
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Created lazily so the client can be built outside a running event loop.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._connection.headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context),
+            )
+        return self._session
+
+    async def _call(
+        self,
+        call: ApiCall,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        if call not in API_CALLS:
+            raise PermissionError(f"{call} is not declared in kube.API_CALLS (and so not granted by the RBAC)")
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if data is not None else {}
+        async with self._http().request(
+            method, self._connection.server + path, data=data, params=params, headers=headers
+        ) as response:
+            text = await response.text()
+            if response.status == 404 and missing_ok:
+                return None
+            if response.status >= 400:
+                raise KubeApiError(response.status, method, path, _server_message(text))
+            return json.loads(text) if text else {}
+
+    async def apply(self, manifest: Manifest) -> dict[str, Any]:
+        """Server-side apply ``manifest`` (force: the operator is the authority for its fields)."""
+        group, version, plural = _KINDS[(manifest["apiVersion"], manifest["kind"])]
+        metadata = manifest["metadata"]
+        path = _resource_path(group, version, plural, metadata["namespace"], metadata["name"])
+        result = await self._call(
+            ApiCall(group, plural, "patch"),
+            "PATCH",
+            path,
+            body=manifest,
+            params={"fieldManager": FIELD_MANAGER, "force": "true"},
+            # JSON is valid YAML, and the apply patch type is what makes this server-side apply.
+            content_type="application/apply-patch+yaml",
+        )
+        assert result is not None
+        return result
+
+    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One child object, or ``None`` if it does not exist."""
+        group, version, plural = _KINDS[(api_version, kind)]
+        path = _resource_path(group, version, plural, namespace, name)
+        return await self._call(ApiCall(group, plural, "get"), "GET", path, missing_ok=True)
+
+    async def delete_owned(self, api_version: str, kind: str, namespace: str, name: str, owner_uid: str) -> bool:
+        """Delete a child only if this pool controls it; ``True`` if something was deleted."""
+        current = await self.get(api_version, kind, namespace, name)
+        if current is None:
+            return False
+        owners = current.get("metadata", {}).get("ownerReferences") or []
+        if not any(owner.get("uid") == owner_uid and owner.get("controller") for owner in owners):
+            return False
+        group, version, plural = _KINDS[(api_version, kind)]
+        path = _resource_path(group, version, plural, namespace, name)
+        await self._call(ApiCall(group, plural, "delete"), "DELETE", path, missing_ok=True)
+        return True
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret of the pool's own namespace, or ``None`` if it does not exist."""
+        path = _resource_path("", "v1", "secrets", namespace, name)
+        return await self._call(ApiCall("", "secrets", "get"), "GET", path, missing_ok=True)
+
+    async def serves(self, group: str, version: str, plural: str) -> bool:
+        """Whether the API server serves ``plural`` in ``group/version`` (discovery; allowed to everyone)."""
+        path = f"/apis/{group}/{version}"
+        async with self._http().get(self._connection.server + path) as response:
+            if response.status == 404:
+                return False
+            if response.status >= 400:
+                raise KubeApiError(response.status, "GET", path, _server_message(await response.text()))
+            listing = await response.json(content_type=None)
+        return any(item.get("name") == plural for item in listing.get("resources", []))
+
+
+def _server_message(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return text[:500]

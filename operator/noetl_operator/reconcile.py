@@ -1,0 +1,176 @@
+"""One reconciliation of a pool: Secrets, children, consumer, then the status that describes them.
+
+Called by the kopf handlers on create/update/resume and by the resync timer (drift repair, Secret
+rotation, consumer lag). It never raises for conditions a user can cause — an invalid spec, a missing
+Secret, a cluster without KEDA, an unreachable NATS — it reports them in the status instead, so the
+operator does not crash-loop and Argo CD shows why the pool is not healthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from noetl_operator.builders import Children, build_children
+from noetl_operator.builders.deployment import image_reference
+from noetl_operator.builders.env import keychain_env_names
+from noetl_operator.builders.meta import deployment_name, selector_labels
+from noetl_operator.builders.scaledobject import KEDA_GROUP, KEDA_VERSION
+from noetl_operator.consumers import ConsumerReport, reconcile_consumer
+from noetl_operator.kube import KubeClient
+from noetl_operator.secretrefs import resolve_secrets
+from noetl_operator.spec import NoetlWorkerPool, PoolSpecError, parse_pool
+from noetl_operator.status import (
+    Condition,
+    ConditionType,
+    ConsumerLag,
+    PoolStatus,
+    condition,
+    deployment_condition,
+    merge_conditions,
+    now_rfc3339,
+    ready_and_degraded,
+    scaler_condition,
+)
+
+__all__ = ["reconcile"]
+
+# Consumer reasons that will not fix themselves (the others clear once the stream or NATS is back).
+_CONSUMER_PROBLEMS = {"UpdateRejected", "FilterMismatch"}
+
+
+async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_timeout: float = 5.0) -> dict[str, Any]:
+    """Converge the children of the pool in ``body``; return the new ``status`` (camelCase, for a patch)."""
+    metadata = body.get("metadata") or {}
+    generation = metadata.get("generation")
+    previous = (body.get("status") or {}).get("conditions") or []
+    try:
+        pool = parse_pool(dict(body))
+        secrets = await resolve_secrets(pool, kube, connect_timeout=nats_connect_timeout)
+        children = build_children(pool, secrets.resolved) if not secrets.missing else None
+    except PoolSpecError as error:
+        return _invalid(previous, generation, str(error))
+
+    keda = await kube.serves(KEDA_GROUP, KEDA_VERSION, "scaledobjects")
+    deployment: dict[str, Any] | None
+    scaled_object: dict[str, Any] | None
+    if children is not None:
+        deployment, scaled_object = await _apply(pool, children, kube, keda_installed=keda)
+    else:
+        # Pods referencing a missing Secret would sit in CreateContainerConfigError: keep what runs.
+        deployment = await kube.get("apps/v1", "Deployment", pool.metadata.namespace, deployment_name(pool))
+        scaled_object = None
+        if keda and pool.spec.autoscaling.enabled:
+            scaled_object = await kube.get(
+                f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", pool.metadata.namespace, deployment_name(pool)
+            )
+
+    if secrets.nats_access is not None:
+        consumer = await reconcile_consumer(pool, secrets.nats_access)
+    else:
+        consumer = ConsumerReport(False, "SecretsMissing", "the NATS credentials cannot be read yet")
+
+    secrets_ok = not secrets.missing
+    parts: list[Condition] = [
+        condition(
+            ConditionType.SECRETS_RESOLVED,
+            secrets_ok,
+            "Resolved" if secrets_ok else "SecretNotFound",
+            "every referenced Secret and key exists" if secrets_ok else "; ".join(secrets.missing),
+            generation,
+        ),
+        deployment_condition(deployment, generation),
+        condition(ConditionType.CONSUMER_READY, consumer.ready, consumer.reason, consumer.message, generation),
+        scaler_condition(
+            enabled=pool.spec.autoscaling.enabled,
+            keda_installed=keda,
+            scaled_object=scaled_object,
+            generation=generation,
+        ),
+    ]
+    problems = [f"{part.type.value}: {part.message}" for part in parts if _needs_a_human(part)]
+    ready, degraded = ready_and_degraded(parts, problems, generation)
+    status = _status_fields(pool, deployment, consumer)
+    status_model = status.model_copy(update={"observed_generation": generation})
+    out = status_model.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"conditions"})
+    out["conditions"] = merge_conditions(previous, [ready, *parts, degraded], now_rfc3339())
+    out["keychainEnvVars"] = keychain_env_names(pool, secrets.resolved)
+    return out
+
+
+def _needs_a_human(part: Condition) -> bool:
+    if part.status == "True":
+        return False
+    if part.type is ConditionType.SECRETS_RESOLVED:
+        return True
+    if part.type is ConditionType.SCALER_READY:
+        return part.reason in {"KedaNotInstalled", "Fallback"}
+    if part.type is ConditionType.DEPLOYMENT_AVAILABLE:
+        return part.reason == "ProgressDeadlineExceeded"
+    if part.type is ConditionType.CONSUMER_READY:
+        return part.reason in _CONSUMER_PROBLEMS
+    return False
+
+
+async def _apply(
+    pool: NoetlWorkerPool, children: Children, kube: KubeClient, *, keda_installed: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    namespace = pool.metadata.namespace
+    uid = pool.metadata.uid or ""
+    name = deployment_name(pool)
+    if children.service_account is not None:
+        await kube.apply(children.service_account)
+    deployment = await kube.apply(children.deployment)
+    await kube.apply(children.metrics_service)
+    if children.pdb is not None:
+        await kube.apply(children.pdb)
+    else:
+        await kube.delete_owned("policy/v1", "PodDisruptionBudget", namespace, name, uid)
+    if children.service_account is None and pool.spec.service_account.name is None:
+        # A ServiceAccount created earlier (serviceAccount.create was true) is ours to remove.
+        await kube.delete_owned("v1", "ServiceAccount", namespace, name, uid)
+    scaled_object = None
+    if keda_installed:
+        if children.scaled_object is not None:
+            scaled_object = await kube.apply(children.scaled_object)
+        else:
+            await kube.delete_owned(f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", namespace, name, uid)
+    return deployment, scaled_object
+
+
+def _status_fields(pool: NoetlWorkerPool, deployment: Mapping[str, Any] | None, consumer: ConsumerReport) -> PoolStatus:
+    state = (deployment or {}).get("status") or {}
+    lag = None
+    if consumer.num_pending is not None and consumer.num_ack_pending is not None:
+        lag = ConsumerLag(
+            num_pending=consumer.num_pending,
+            num_ack_pending=consumer.num_ack_pending,
+            total=consumer.num_pending + consumer.num_ack_pending,
+            checked_at=now_rfc3339(),
+        )
+    return PoolStatus(
+        replicas=int(state.get("replicas", 0)) if deployment is not None else None,
+        ready_replicas=int(state.get("readyReplicas", 0)) if deployment is not None else None,
+        updated_replicas=int(state.get("updatedReplicas", 0)) if deployment is not None else None,
+        selector=",".join(f"{key}={value}" for key, value in selector_labels(pool).items()),
+        deployment_name=deployment_name(pool),
+        scaled_object_name=deployment_name(pool) if pool.spec.autoscaling.enabled else None,
+        image=image_reference(pool),
+        lag=lag,
+    )
+
+
+def _invalid(previous: list[Mapping[str, Any]], generation: int | None, message: str) -> dict[str, Any]:
+    unknown = [
+        condition(kind, None, "InvalidSpec", "not evaluated: the spec is invalid", generation)
+        for kind in (
+            ConditionType.SECRETS_RESOLVED,
+            ConditionType.DEPLOYMENT_AVAILABLE,
+            ConditionType.CONSUMER_READY,
+            ConditionType.SCALER_READY,
+        )
+    ]
+    ready = condition(ConditionType.READY, False, "InvalidSpec", message, generation)
+    degraded = condition(ConditionType.DEGRADED, True, "InvalidSpec", message, generation)
+    conditions = merge_conditions(previous, [ready, *unknown, degraded], now_rfc3339())
+    return {"observedGeneration": generation, "conditions": conditions}
