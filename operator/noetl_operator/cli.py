@@ -1,27 +1,181 @@
-"""``noetl-operator`` command line (subcommands are added by the operator modules)."""
+"""``noetl-operator``: ``render`` a pool's children offline, or ``run`` the operator.
+
+``render -f pool.yaml`` prints exactly what the operator would apply (the same builders), for GitOps
+reviews; give ``--secret`` manifests to resolve keychain keys and the Secret checksum as the cluster
+would. ``run`` starts kopf with its liveness endpoint and peering (several replicas, one active).
+Bad input ends with a message naming the file, document and field, and exit status 2 — never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
 
 from noetl_operator import __version__
+from noetl_operator.builders import build_children
+from noetl_operator.secretrefs import resolve_secrets
+from noetl_operator.settings import OperatorSettings, SettingsError
+from noetl_operator.spec import KIND, PoolSpecError, parse_pool
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+class _OfflineSecrets:
+    """Secrets given on the command line, looked up like the cluster would (by namespace and name)."""
+
+    def __init__(self, documents: list[dict[str, Any]]) -> None:
+        self._secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        for doc in documents:
+            if doc.get("kind") != "Secret":
+                continue
+            metadata = doc.get("metadata") or {}
+            # The API server folds stringData into data; do the same so checksums match the cluster's.
+            data = dict(doc.get("data") or {})
+            for key, value in (doc.get("stringData") or {}).items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            self._secrets[(metadata.get("namespace", "default"), str(metadata.get("name")))] = {**doc, "data": data}
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._secrets.get((namespace, name))
+
+
+def _documents(path: str) -> Iterator[tuple[int, Any]]:
+    handle: TextIO
+    if path == "-":
+        handle = sys.stdin
+        text = handle.read()
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    for index, document in enumerate(yaml.safe_load_all(text)):
+        if document is not None:
+            yield index, document
+
+
+def _render(args: argparse.Namespace) -> int:
+    try:
+        secret_docs = [doc for source in args.secret for _, doc in _documents(source) if isinstance(doc, dict)]
+        pools = list(_documents(args.file))
+    except (OSError, yaml.YAMLError) as error:
+        print(f"noetl-operator render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    reader = _OfflineSecrets(secret_docs)
+    failed = False
+    rendered: list[dict[str, Any]] = []
+    for index, document in pools:
+        where = f"{args.file}: document {index + 1}"
+        if not isinstance(document, dict) or document.get("kind") != KIND:
+            continue
+        name = (document.get("metadata") or {}).get("name", "?")
+        try:
+            pool = parse_pool(document)
+            resolution = asyncio.run(resolve_secrets(pool, reader, connect_timeout=1.0))
+            children = build_children(pool, resolution.resolved)
+        except PoolSpecError as error:
+            failed = True
+            for problem in error.problems:
+                print(f"{where} ({name}): {problem}", file=sys.stderr)
+            continue
+        if not secret_docs and (pool.spec.keychain.secret_refs or pool.spec.keychain.secret_key_refs):
+            print(
+                f"{where} ({name}): note: without --secret, keys of envFrom Secrets and the Secret checksum are "
+                "left out (the operator resolves them in the cluster)",
+                file=sys.stderr,
+            )
+        elif secret_docs and resolution.missing:
+            print(f"{where} ({name}): note: {'; '.join(resolution.missing)}", file=sys.stderr)
+        rendered += children.present()
+    if not rendered and not failed:
+        print(f"noetl-operator render: no {KIND} documents in {args.file}", file=sys.stderr)
+        return EXIT_USAGE
+    if rendered:
+        sys.stdout.write(yaml.safe_dump_all(rendered, sort_keys=False, width=120))
+    return EXIT_USAGE if failed else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf  # noqa: PLC0415 - kopf is only needed to run, not to render
+
+    from noetl_operator.handlers import build_registry  # noqa: PLC0415
+
+    try:
+        base = OperatorSettings.from_env()
+    except SettingsError as error:
+        print(f"noetl-operator run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    overrides = {
+        key: value
+        for key, value in {
+            "namespace": args.namespace,
+            "standalone": args.standalone or None,
+            "peering_name": args.peering,
+            "priority": args.priority,
+            "liveness_endpoint": args.liveness,
+            "kubeconfig": args.kubeconfig,
+            "context": args.context,
+        }.items()
+        if value is not None
+    }
+    settings = base.model_copy(update=overrides)
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        registry=build_registry(settings),
+        clusterwide=settings.namespace is None,
+        namespace=settings.namespace,
+        standalone=settings.standalone,
+        peering_name=settings.peering_name,
+        priority=settings.priority,
+        liveness_endpoint=settings.liveness_endpoint,
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(prog="noetl-operator", description="Kubernetes operator for NoetlWorkerPool.")
     parser.add_argument("--version", action="version", version=f"noetl-operator {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = commands.add_parser("render", help="print the children of pools, offline (no cluster)")
+    render.add_argument("-f", "--file", required=True, help="YAML file with NoetlWorkerPool documents ('-': stdin)")
+    render.add_argument(
+        "-s",
+        "--secret",
+        action="append",
+        default=[],
+        help="YAML file with Secret manifests to resolve keychain keys and the checksum (repeatable)",
+    )
+    render.set_defaults(handler=_render)
+
+    run = commands.add_parser("run", help="run the operator (kopf); settings also from NOETL_OPERATOR_* env")
+    run.add_argument("--namespace", help="watch one namespace (default: cluster-wide)")
+    run.add_argument("--standalone", action="store_true", help="no peering (a single replica)")
+    run.add_argument("--peering", help="peering object name (default noetl-operator)")
+    run.add_argument("--priority", type=int, help="peering priority of this replica")
+    run.add_argument("--liveness", help="probe endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    run.add_argument("--context", help="kubeconfig context")
+    run.add_argument("--verbose", action="store_true", help="debug logging")
+    run.set_defaults(handler=_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``noetl-operator`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-    return 0
+        return 0
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

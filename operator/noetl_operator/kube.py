@@ -76,11 +76,29 @@ class KubeApiError(RuntimeError):
 
 @dataclass(frozen=True)
 class KubeConnection:
-    """Where the API server is and how to authenticate to it."""
+    """Where the API server is and how to authenticate to it (shared with kopf's login)."""
 
     server: str
-    headers: dict[str, str]
-    ssl_context: ssl.SSLContext | bool
+    token: str | None = None
+    ca_path: str | None = None
+    certificate_path: str | None = None
+    private_key_path: str | None = None
+    insecure: bool = False
+
+    def headers(self) -> dict[str, str]:
+        """Authentication headers."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """TLS settings for aiohttp: ``False`` disables verification, ``True`` uses the system CAs."""
+        if not self.server.startswith("https"):
+            return True
+        if self.insecure:
+            return False
+        context = ssl.create_default_context(cafile=self.ca_path)
+        if self.certificate_path:
+            context.load_cert_chain(self.certificate_path, self.private_key_path)
+        return context
 
 
 def load_connection(kubeconfig: str | None = None, context: str | None = None) -> KubeConnection:
@@ -97,18 +115,15 @@ def load_connection(kubeconfig: str | None = None, context: str | None = None) -
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
-    headers: dict[str, str] = {}
     token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
-    if token:
-        headers["Authorization"] = token if " " in token else f"Bearer {token}"
-    ssl_context: ssl.SSLContext | bool
-    if not configuration.verify_ssl:
-        ssl_context = False
-    else:
-        ssl_context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-        if configuration.cert_file:
-            ssl_context.load_cert_chain(configuration.cert_file, configuration.key_file)
-    return KubeConnection(server=configuration.host.rstrip("/"), headers=headers, ssl_context=ssl_context)
+    return KubeConnection(
+        server=str(configuration.host).rstrip("/"),
+        token=str(token).removeprefix("Bearer ").strip() if token else None,
+        ca_path=configuration.ssl_ca_cert,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+        insecure=not configuration.verify_ssl,
+    )
 
 
 def _resource_path(group: str, version: str, plural: str, namespace: str, name: str | None = None) -> str:
@@ -143,9 +158,9 @@ class KubeClient:
         # Created lazily so the client can be built outside a running event loop.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers=self._connection.headers,
+                headers=self._connection.headers(),
                 timeout=self._timeout,
-                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context),
+                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context()),
             )
         return self._session
 

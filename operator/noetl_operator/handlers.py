@@ -1,0 +1,125 @@
+"""Thin kopf handlers: every change, resume and timer tick runs the same reconciliation.
+
+:func:`build_registry` returns a fresh :class:`kopf.OperatorRegistry`, so the operator can run in-process
+against any API server (``kopf.operator(registry=build_registry(...))``) — the tests do that against
+kmock, the envtest tier against a real kube-apiserver. Progress and the last-handled configuration live
+in ``noetl.io/`` annotations, not in ``status``, so the status stays exactly the documented schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import kopf
+
+from noetl_operator.consumers import ConsumerReport, delete_managed
+from noetl_operator.kube import ApiCall, KubeClient, KubeConnection, load_connection
+from noetl_operator.reconcile import reconcile
+from noetl_operator.secretrefs import resolve_secrets
+from noetl_operator.settings import OperatorSettings
+from noetl_operator.spec import API_GROUP, API_VERSION, PLURAL, ConsumerManagement, PoolSpecError, parse_pool
+
+__all__ = ["FINALIZER", "FRAMEWORK_API_CALLS", "build_registry", "configure_kopf"]
+
+FINALIZER = f"{API_GROUP}/finalizer"
+
+# What kopf itself does with the API (watching pools, patching their status and finalizers, posting
+# events, peering between replicas, noticing CRDs appear); the RBAC test checks these too.
+FRAMEWORK_API_CALLS: frozenset[ApiCall] = frozenset(
+    {
+        *(ApiCall(API_GROUP, PLURAL, verb) for verb in ("list", "watch", "patch")),
+        ApiCall(API_GROUP, f"{PLURAL}/status", "patch"),
+        ApiCall("", "events", "create"),
+        *(ApiCall("kopf.dev", "clusterkopfpeerings", verb) for verb in ("list", "watch", "patch")),
+        *(ApiCall("kopf.dev", "kopfpeerings", verb) for verb in ("list", "watch", "patch")),
+        *(ApiCall("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")),
+    }
+)
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    """kopf settings shared by ``run`` and in-process use."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=API_GROUP)
+    settings.posting.reporting_component = "noetl-operator"
+    # A failed reconciliation is retried on a short schedule; the timer is the slower safety net.
+    settings.execution.max_workers = 8
+
+
+def build_registry(settings: OperatorSettings, connection: KubeConnection | None = None) -> kopf.OperatorRegistry:
+    """All handlers of the operator on a new registry; ``connection`` overrides the kubeconfig lookup."""
+    registry = kopf.OperatorRegistry()
+    # Captured now: kopf passes its own `settings` keyword to the handlers below.
+    api_timeout = settings.api_timeout_seconds
+    nats_timeout = settings.nats_connect_timeout_seconds
+
+    def connect() -> KubeConnection:
+        return connection or load_connection(settings.kubeconfig, settings.context)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        conn = connect()
+        return kopf.ConnectionInfo(
+            server=conn.server,
+            token=conn.token,
+            ca_path=conn.ca_path,
+            certificate_path=conn.certificate_path,
+            private_key_path=conn.private_key_path,
+            insecure=conn.insecure,
+        )
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure_kopf(settings)
+        memo["kube"] = KubeClient(connect(), timeout=api_timeout)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        await _kube(memo).close()
+
+    @kopf.on.resume(API_GROUP, API_VERSION, PLURAL, registry=registry)
+    @kopf.on.create(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
+    @kopf.on.update(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
+    async def converge(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        patch.status.update(await reconcile(dict(body), _kube(memo), nats_connect_timeout=nats_timeout))
+
+    @kopf.timer(
+        API_GROUP,
+        API_VERSION,
+        PLURAL,
+        registry=registry,
+        interval=settings.resync_interval_seconds,
+        initial_delay=settings.resync_interval_seconds,
+    )
+    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        patch.status.update(await reconcile(dict(body), _kube(memo), nats_connect_timeout=nats_timeout))
+
+    @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry, retries=6, backoff=10)
+    async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        report = await _release_consumer(body, _kube(memo), nats_timeout)
+        logger.info(f"consumer on deletion: {report.reason}: {report.message}")
+        # Children go with the pool: their owner references hand them to the garbage collector.
+
+    return registry
+
+
+def _kube(memo: kopf.Memo) -> KubeClient:
+    return cast(KubeClient, memo["kube"])
+
+
+async def _release_consumer(body: kopf.Body, kube: KubeClient, nats_timeout: float) -> ConsumerReport:
+    try:
+        pool = parse_pool(dict(body))
+    except PoolSpecError:
+        return ConsumerReport(True, "InvalidSpec", "an invalid pool never managed a consumer")
+    consumer = pool.spec.consumer
+    if consumer.management is not ConsumerManagement.MANAGED or consumer.prevent_delete:
+        return ConsumerReport(True, "Kept", "durable left in place (observe, or consumer.preventDelete)")
+    secrets = await resolve_secrets(pool, kube, connect_timeout=nats_timeout)
+    if secrets.nats_access is None:
+        raise kopf.TemporaryError(f"cannot delete the durable: {'; '.join(secrets.missing)}", delay=15)
+    try:
+        return await delete_managed(pool, secrets.nats_access)
+    except Exception as error:  # any NATS failure: retry (bounded by the handler's retries)
+        raise kopf.TemporaryError(f"cannot delete the durable: {error}", delay=10) from error
