@@ -95,6 +95,9 @@ def run_script(
         raise RhaiLimitError("script is nested too deeply to evaluate") from None
     except MemoryError:
         raise RhaiLimitError("script ran out of memory") from None
+    except Exception as exc:
+        # A defect in the interpreter must still surface as a script error, never crash the worker.
+        raise RhaiRuntimeError(f"internal interpreter error: {type(exc).__name__}: {exc}") from exc
     finally:
         if evaluator is not None:
             outcome.operations = evaluator.ops

@@ -36,6 +36,10 @@ for _op in _OPERATORS:
     _OPS_BY_FIRST.setdefault(_op[0], ())
     _OPS_BY_FIRST[_op[0]] += (_op,)
 
+# ASCII only: str.isdigit() also accepts characters such as "²" that int() rejects.
+_DIGITS = frozenset("0123456789")
+# Interpolations nest by recursion in the lexer; bound it independently of the parser's depth limit.
+_MAX_INTERPOLATION_DEPTH = 16
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 
@@ -70,6 +74,7 @@ class _Lexer:
         self.pos = 0
         self.line = 1
         self.line_start = 0
+        self.interp_depth = 0
 
     def error(self, reason: str, line: int | None = None, col: int | None = None) -> RhaiSyntaxError:
         if line is None or col is None:
@@ -129,7 +134,7 @@ class _Lexer:
         if self.pos >= len(src):
             return Token("eof", "", line, col)
         ch = src[self.pos]
-        if ch.isdigit():
+        if ch in _DIGITS:
             return self.number(line, col)
         if ch.isalpha() or ch == "_":
             start = self.pos
@@ -161,28 +166,31 @@ class _Lexer:
             digits_start = self.pos
             while self.pos < n and (src[self.pos].isalnum() or src[self.pos] == "_"):
                 self.pos += 1
+            digits = src[digits_start : self.pos].replace("_", "")
             try:
-                value = int(src[digits_start : self.pos].replace("_", ""), base)
+                value = int(digits[:80], base)
             except ValueError:
                 raise self.error(f"invalid number literal {src[start : self.pos]!r}", line, col) from None
+            if len(digits) > 80 or value >= 2**63:
+                raise self.error("integer literal is out of range for i64", line, col)
             return Token("int", value, line, col)
         is_float = False
-        while self.pos < n and (src[self.pos].isdigit() or src[self.pos] == "_"):
+        while self.pos < n and (src[self.pos] in _DIGITS or src[self.pos] == "_"):
             self.pos += 1
         # A '.' makes a float only when a digit follows: `1..5` is a range and `1.max(2)` a method call.
-        if self.pos + 1 < n and src[self.pos] == "." and src[self.pos + 1].isdigit():
+        if self.pos + 1 < n and src[self.pos] == "." and src[self.pos + 1] in _DIGITS:
             is_float = True
             self.pos += 1
-            while self.pos < n and (src[self.pos].isdigit() or src[self.pos] == "_"):
+            while self.pos < n and (src[self.pos] in _DIGITS or src[self.pos] == "_"):
                 self.pos += 1
         if self.pos < n and src[self.pos] in "eE":
             look = self.pos + 1
             if look < n and src[look] in "+-":
                 look += 1
-            if look < n and src[look].isdigit():
+            if look < n and src[look] in _DIGITS:
                 is_float = True
                 self.pos = look
-                while self.pos < n and src[self.pos].isdigit():
+                while self.pos < n and src[self.pos] in _DIGITS:
                     self.pos += 1
         if self.pos < n and (src[self.pos].isalpha() or src[self.pos] == "_"):
             while self.pos < n and (src[self.pos].isalnum() or src[self.pos] == "_"):
@@ -191,6 +199,9 @@ class _Lexer:
         text = src[start : self.pos].replace("_", "")
         if is_float:
             return Token("float", float(text), line, col)
+        # 2**63 itself is let through so that the parser can fold `-9223372036854775808`.
+        if len(text) > 19 and int(text[:40]) > 2**63:
+            raise self.error("integer literal is out of range for i64", line, col)
         return Token("int", int(text), line, col)
 
     def quoted(self, quote: str, line: int, col: int) -> str:
@@ -284,6 +295,15 @@ class _Lexer:
 
     def interpolated_block(self) -> tuple[Token, ...]:
         """Tokens of a ``${...}`` body up to its matching ``}`` (which is consumed, not returned)."""
+        self.interp_depth += 1
+        if self.interp_depth > _MAX_INTERPOLATION_DEPTH:
+            raise self.error(f"string interpolation nested deeper than {_MAX_INTERPOLATION_DEPTH} levels")
+        try:
+            return self._interpolated_tokens()
+        finally:
+            self.interp_depth -= 1
+
+    def _interpolated_tokens(self) -> tuple[Token, ...]:
         out: list[Token] = []
         depth = 0
         while True:

@@ -73,7 +73,7 @@ def _float_op(op: str, x: float, y: float) -> float:
                 return math.nan if x == 0.0 or math.isnan(x) else math.copysign(math.inf, x) * math.copysign(1.0, y)
             return x / y
         if op == "%":
-            return math.nan if y == 0.0 else math.fmod(x, y)
+            return math.nan if y == 0.0 or math.isinf(x) else math.fmod(x, y)
         if op == "**":
             result = x**y
             # A negative base with a fractional exponent gives a complex number in Python, NaN in Rust.

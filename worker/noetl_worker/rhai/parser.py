@@ -21,6 +21,7 @@ from . import nodes as n
 from .errors import RhaiLimitError, RhaiSyntaxError
 from .lexer import Token, tokenize
 from .limits import DEFAULT_LIMITS, RhaiLimits
+from .values import I64_MAX
 
 __all__ = ["parse"]
 
@@ -334,13 +335,15 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "op" and tok.value in ("-", "+", "!"):
             self.advance()
+            nxt = self.peek()
+            if tok.value == "-" and nxt.kind == "int" and nxt.value == I64_MAX + 1:
+                # The minimum i64 can only be written as a negated literal: 9223372036854775808 alone
+                # does not fit.
+                self.advance()
+                return self.postfix(n.Literal(tok.line, tok.col, -(I64_MAX + 1)))
             self.enter(tok)
             operand = self.unary()
             self.depth -= 1
-            # Fold signs into numeric literals so that the minimum i64 value can be written.
-            if tok.value == "-" and isinstance(operand, n.Literal) and type(operand.value) in (int, float):
-                assert isinstance(operand.value, int | float)
-                return n.Literal(tok.line, tok.col, -operand.value)
             return n.Unary(tok.line, tok.col, str(tok.value), operand)
         return self.postfix(self.primary())
 
@@ -392,6 +395,8 @@ class _Parser:
     def primary(self) -> n.Node:
         tok = self.peek()
         kind, value = tok.kind, tok.value
+        if kind == "int" and isinstance(value, int) and value > I64_MAX:
+            raise self.error(f"integer literal {value} is out of range for i64", tok)
         if kind in ("int", "float", "str", "char"):
             self.advance()
             assert isinstance(value, int | float | str)
