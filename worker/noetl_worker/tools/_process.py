@@ -46,18 +46,38 @@ def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-async def _drain(stream: asyncio.StreamReader | None, limit: int) -> bytes:
+async def _drain(stream: asyncio.StreamReader | None, limit: int, keep_from: bytes | None = None) -> bytes:
+    """Read ``stream`` to EOF keeping ``limit`` bytes; past the limit, text from the last ``keep_from``
+    occurrence on is still kept (the python tool's result line must survive a chatty script)."""
     if stream is None:
         return b""
     kept = bytearray()
     dropped = 0
+    window = b""  # tail of the discarded output, to find a keep_from marker that straddles chunks
+    tail: bytearray | None = None
     while chunk := await stream.read(_CHUNK):
         room = limit - len(kept)
+        if room >= len(chunk):
+            kept += chunk
+            continue
         if room > 0:
             kept += chunk[:room]
-        dropped += max(0, len(chunk) - max(room, 0))
+            chunk = chunk[room:]
+        dropped += len(chunk)
+        if keep_from is None:
+            continue
+        if tail is not None:
+            tail += chunk
+        searchable = window + chunk
+        found = searchable.rfind(keep_from)
+        if found >= 0:
+            tail = bytearray(searchable[found:])
+        window = searchable[-len(keep_from) :]
     if dropped:
-        kept += f"\n[... {dropped} bytes of output discarded ...]\n".encode()
+        if tail is not None:
+            dropped -= len(tail)
+        kept += f"\n[... {dropped} bytes of output discarded ...]".encode()
+        kept += tail if tail is not None else b"\n"
     return bytes(kept)
 
 
@@ -109,6 +129,7 @@ async def run_process(
     stdin: bytes | None = None,
     time_limit: float,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    keep_stdout_from: bytes | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` for at most ``time_limit`` seconds; the process group is always gone when this returns or raises."""
     started = time.monotonic()
@@ -127,7 +148,9 @@ async def run_process(
         where = f" in {cwd!r}" if cwd else ""
         raise ToolError(f"Process error: cannot start {argv[0]!r}{where}: {exc.strerror or exc}") from None
     pgid = process.pid  # new session: the child leads its own group
-    readers = asyncio.gather(_drain(process.stdout, max_output_bytes), _drain(process.stderr, max_output_bytes))
+    readers = asyncio.gather(
+        _drain(process.stdout, max_output_bytes, keep_stdout_from), _drain(process.stderr, max_output_bytes)
+    )
     timed_out = False
     try:
         if stdin is not None and process.stdin is not None:

@@ -1,0 +1,175 @@
+"""``python``: user code in a real subprocess, the capture's input shape, timeouts that kill."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+
+import psutil
+import pytest
+from noetl_worker.tools.base import ToolConfigError, ToolStatus
+from noetl_worker.tools.python import PythonTool
+
+from .conftest import MakeContext
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_capture_tiny_step_doubles_its_input(ctx: MakeContext) -> None:
+    # Verbatim tool_config of the `start` step in noetl-wire-capture/tiny.
+    config = {"code": 'result = {"value": int(base) * 2}\n', "spec": None, "input": {"base": 7}, "output": None}
+    result = await PythonTool().run(config, ctx(step="start"))
+    assert result.ok, result.stderr
+    assert result.data == {"value": 14}
+    assert result.exit_code == 0
+
+
+async def test_an_exception_is_an_error_carrying_its_message_like_the_capture(ctx: MakeContext) -> None:
+    config = {"code": 'raise ValueError("intentional failure for conformance capture")\n'}
+    result = await PythonTool().run(config, ctx(step="boom"))
+    assert result.status is ToolStatus.ERROR
+    assert result.error == "intentional failure for conformance capture"
+    assert result.data == {
+        "status": "error",
+        "error": "intentional failure for conformance capture",
+        "error_type": "ValueError",
+    }
+    assert "Traceback" in (result.stderr or "")
+
+
+async def test_command_input_config_input_and_args_become_globals(ctx: MakeContext) -> None:
+    context = ctx(input={"x": 1, "y": 1})
+    config = {"code": "result = [x, y, z, sorted(args), input_data['y']]", "input": {"y": 2}, "args": {"z": 3}}
+    result = await PythonTool().run(config, context)
+    assert result.data == [1, 2, 3, ["x", "y", "z"], 2]
+
+
+async def test_the_render_context_is_available_as_context(ctx: MakeContext) -> None:
+    context = ctx(step="square", variables={"start": {"value": 14}})
+    result = await PythonTool().run({"code": "result = [context['start']['value'], step, execution_id]"}, context)
+    assert result.data == [14, "square", 7]
+
+
+async def test_main_is_called_with_the_arguments_it_accepts(ctx: MakeContext) -> None:
+    kwargs = await PythonTool().run({"code": "def main(**a):\n    return a", "args": {"p": 1, "q": 2}}, ctx())
+    assert kwargs.data == {"p": 1, "q": 2}
+    named = await PythonTool().run({"code": "def main(p):\n    return p * 10", "args": {"p": 4, "q": 2}}, ctx())
+    assert named.data == 40
+
+
+async def test_code_is_not_template_rendered_but_args_are(ctx: MakeContext) -> None:
+    context = ctx(variables={"workload": {"n": 5}})
+    config = {"code": "result = {'literal': '{{ workload.n }}', 'n': n}", "args": {"n": "{{ workload.n }}"}}
+    result = await PythonTool().run(config, context)
+    assert result.data == {"literal": "{{ workload.n }}", "n": 5}
+
+
+async def test_print_output_is_kept_apart_from_the_result(ctx: MakeContext) -> None:
+    code = "print('hello')\nprint('@@__NOETL_RESULT__@@{\"fake\": 1}')\nresult = {'ok': True}"
+    result = await PythonTool().run({"code": code}, ctx())
+    assert result.data == {"ok": True}
+    assert result.stdout == 'hello\n@@__NOETL_RESULT__@@{"fake": 1}\n'
+
+
+async def test_a_chatty_script_still_returns_its_result(ctx: MakeContext) -> None:
+    code = "import sys\nsys.stdout.write('x' * 300000)\nresult = 'done'"
+    result = await PythonTool().run({"code": code, "max_output_bytes": 1000}, ctx())
+    assert result.data == "done"
+    assert "bytes of output discarded" in (result.stdout or "")
+
+
+async def test_non_json_values_become_precise_text_not_null(ctx: MakeContext) -> None:
+    code = (
+        "import datetime, decimal, uuid\n"
+        "result = {'d': decimal.Decimal('1.10'), 't': datetime.date(2026, 1, 2), 'b': b'\\x00\\x01',"
+        " 'u': uuid.UUID(int=1), 's': {3}, 'nan': float('nan')}"
+    )
+    result = await PythonTool().run({"code": code}, ctx())
+    assert result.data == {
+        "d": "1.10",
+        "t": "2026-01-02",
+        "b": base64.b64encode(b"\x00\x01").decode(),
+        "u": "00000000-0000-0000-0000-000000000001",
+        "s": [3],
+        "nan": "nan",
+    }
+
+
+async def test_no_result_gives_the_output(ctx: MakeContext) -> None:
+    result = await PythonTool().run({"code": "print('only output')"}, ctx())
+    assert result.data == {"stdout": "only output\n", "stderr": ""}
+
+
+async def test_a_hard_exit_without_a_report_is_an_error(ctx: MakeContext) -> None:
+    result = await PythonTool().run({"code": "import os\nos._exit(4)"}, ctx())
+    assert result.status is ToolStatus.ERROR
+    assert result.error == "Python script exited with code 4 without reporting a result"
+
+
+async def test_sys_exit_nonzero_is_an_error(ctx: MakeContext) -> None:
+    result = await PythonTool().run({"code": "import sys\nsys.exit(3)"}, ctx())
+    assert result.status is ToolStatus.ERROR
+    assert result.error == "SystemExit: 3"
+
+
+async def test_the_environment_is_clean_plus_declared_env(ctx: MakeContext) -> None:
+    os.environ["NOETL_TEST_WORKER_SECRET"] = "worker-only"
+    try:
+        code = "import os\nresult = [os.environ.get('NOETL_TEST_WORKER_SECRET'), os.environ.get('MODE')]"
+        result = await PythonTool().run({"code": code, "env": {"MODE": "batch"}}, ctx())
+    finally:
+        del os.environ["NOETL_TEST_WORKER_SECRET"]
+    assert result.data == [None, "batch"]
+
+
+async def test_the_worker_process_is_untouched_by_user_code(ctx: MakeContext) -> None:
+    result = await PythonTool().run({"code": "import os\nresult = os.getpid()"}, ctx())
+    assert result.data != os.getpid()
+
+
+async def test_timeout_kills_the_process_group(ctx: MakeContext) -> None:
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    started = time.monotonic()
+    result = await PythonTool().run({"code": code, "timeout_seconds": 1}, ctx())
+    assert time.monotonic() - started < 5
+    assert result.status is ToolStatus.TIMEOUT
+    assert result.error == "Execution timed out after 1 seconds"
+    pid = int((result.stdout or "").split()[0])
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the grandchild survived the timeout"
+        time.sleep(0.02)
+
+
+async def test_base64_code_is_accepted(ctx: MakeContext) -> None:
+    encoded = base64.b64encode(b"result = 6 * 7").decode()
+    assert (await PythonTool().run({"code_b64": encoded}, ctx())).data == 42
+
+
+async def test_syntax_errors_are_reported_as_errors(ctx: MakeContext) -> None:
+    result = await PythonTool().run({"code": "def broken(:\n"}, ctx())
+    assert result.status is ToolStatus.ERROR
+    assert result.data["error_type"] == "SyntaxError"  # type: ignore[index, call-overload]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "Configuration error: python.code: required"),
+        ({"code": ["x"]}, "Configuration error: python.code: expected a string, got a list"),
+        ({"code": "x", "args": [1]}, "Configuration error: python.args: expected an object, got a list"),
+        ({"code": "x", "input": "s"}, "Configuration error: python.input: expected an object, got a string"),
+        ({"code_b64": "%%%"}, "Configuration error: python.code_b64: not valid base64"),
+        ({"code": "x", "timeout_seconds": -1}, "Configuration error: python.timeout_seconds: must be >= 0"),
+    ],
+)
+async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
+    with pytest.raises(ToolConfigError) as err:
+        await PythonTool().run(config, ctx())  # type: ignore[arg-type]
+    assert str(err.value).startswith(message)
