@@ -1,29 +1,91 @@
-"""``noetl-worker`` command line (subcommands are added by the operator modules)."""
+"""``noetl-worker``: run the worker (the default, as the seed image's entrypoint does), print the effective
+configuration, run the local dev mode, or run the stand-in control plane.
+
+Bad configuration is reported as one line naming each offending variable and exit code 2 — no traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from collections.abc import Sequence
 
 from noetl_worker import __version__
+from noetl_worker.log import configure_logging
+from noetl_worker.settings import SettingsError, WorkerSettings, load_settings
+
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="noetl-worker", description="NoETL worker pool: pulls commands from NATS JetStream and runs them."
+        prog="noetl-worker",
+        description="NoETL worker pool: pulls commands from NATS JetStream and runs them. "
+        "Configured from the environment (see docs/worker.md).",
     )
     parser.add_argument("--version", action="version", version=f"noetl-worker {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the worker (the default)")
+    config = sub.add_parser("config", help="print the effective configuration, secrets masked")
+    config.add_argument("--json", action="store_true", help="print JSON instead of NAME=value lines")
+    dev = sub.add_parser("dev", help="local dev mode: embedded nats-server, stand-in control plane, a worker, a job")
+    dev.add_argument("--job", default=None, help="job file to submit (default: examples/jobs/hello.yaml)")
+    dev.add_argument("--workers", type=int, default=1, help="worker processes to start (default 1)")
+    dev.add_argument("--keep-running", action="store_true", help="keep everything running after the job ends")
+    sub.add_parser("standin", help="run the stand-in control plane (arguments are passed through)", add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+def _settings_or_exit() -> WorkerSettings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"noetl-worker: {exc}\n")
+        raise SystemExit(2) from None
+
+
+def _run() -> int:
+    # Imported here so that `config` and `--help` stay instant and never load NATS or httpx.
+    from noetl_worker.runtime.worker import Worker  # noqa: PLC0415
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+    return asyncio.run(Worker(settings).run())
+
+
+def _config(as_json: bool) -> int:
+    settings = _settings_or_exit()
+    values = settings.masked()
+    if as_json:
+        sys.stdout.write(json.dumps(values, indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(f"{name}={value}\n" for name, value in values.items()))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["standin"]:
+        try:
+            # Optional extra: the worker image does not ship the stand-in.
+            from noetl_standin.cli import main as standin_main  # noqa: PLC0415
+        except ImportError:
+            sys.stderr.write("noetl-worker standin: the stand-in is not installed (pip install 'noetl-worker[dev]')\n")
+            return 2
+        result = standin_main(args_list[1:])
+        return int(result or 0)
+    args = build_parser().parse_args(args_list)
+    if args.command in (None, "run"):
+        return _run()
+    if args.command == "config":
+        return _config(args.json)
+    if args.command == "dev":
+        from noetl_worker.devmode import run_dev  # noqa: PLC0415 - pulls in the stand-in, dev installs only
+
+        return run_dev(job=args.job, workers=args.workers, keep_running=args.keep_running)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""From a delivered NATS message to an ack: decode, deduplicate, claim, run, settle.
+
+The ack policy (documented in ``docs/worker.md``):
+
+- ack only after the terminal events were accepted by the control plane; ``in_progress`` while running;
+- ack a duplicate of a command that is running here or finished recently, without claiming it again;
+- 409 ``already_terminal``: ack. 409 ``active_claim`` held by another worker on a first delivery: ack (the
+  holder's own message covers a crash); on a redelivery nak with a delay instead, since that message may be
+  the only copy left of a command whose holder died — it is claimed again once the lease lets go;
+- overload, outage, a 5xx or our own claim held elsewhere: nak with ``Retry-After`` or jittered backoff;
+- a message that can never succeed (not a pointer, 404 command, a refused or undecodable claim): ``term``
+  plus a copy with the reason on the dead-letter subject. Nothing here raises into the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from nats.aio.msg import Msg
+from noetl_wire.commands import ClaimedCommand
+from noetl_wire.pointer import PointerDecodeError, decode_pointer
+
+from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient
+from noetl_worker.control_plane.retry import Backoff
+from noetl_worker.executor.executor import CommandExecutor
+from noetl_worker.runtime.metrics import WorkerMetrics
+from noetl_worker.runtime.recent import RecentCommands
+from noetl_worker.transport.delivery import DeadLetters, Delivery
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("noetl_worker.runtime")
+
+# Redelivery delays for naks: long enough that an overloaded server is not hammered, short enough that a
+# recovered one gets the work back promptly.
+_NAK_BACKOFF = Backoff(initial=1.0, cap=60.0, floor=0.5)
+
+
+class Dispatcher:
+    """Owns the per-message tasks. ``capacity()`` is the number of messages it can take right now."""
+
+    def __init__(
+        self,
+        *,
+        client: ControlPlaneClient,
+        executor: CommandExecutor,
+        metrics: WorkerMetrics,
+        dead_letters: DeadLetters,
+        worker_id: str,
+        slots: int,
+        default_server_url: str,
+        keepalive_interval: float,
+    ) -> None:
+        self.client = client
+        self.executor = executor
+        self.metrics = metrics
+        self.dead_letters = dead_letters
+        self.worker_id = worker_id
+        self.slots = slots
+        self.default_server_url = default_server_url
+        self.keepalive_interval = keepalive_interval
+        self.recent = RecentCommands()
+        self.draining = False
+        self.running: dict[int, int | None] = {}  # event_id -> stream sequence of the delivery we run
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake_feed: Callable[[], None] | None = None
+
+    def capacity(self) -> int:
+        return 0 if self.draining else max(0, self.slots - len(self.tasks))
+
+    def accept(self, msg: Msg) -> None:
+        """Called by the feed for each delivered message (synchronously: just spawns the handler)."""
+        delivery = Delivery(msg, self.metrics, self.dead_letters)
+        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message handler crashed", exc_info=task.exception())
+        if self.wake_feed is not None:
+            self.wake_feed()
+
+    async def wait_idle(self, within: float) -> bool:
+        """Wait until no message is being handled; False if ``within`` seconds passed first."""
+        deadline = time.monotonic() + within
+        while self.tasks:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.wait(set(self.tasks), timeout=remaining)
+        return True
+
+    async def cancel_all(self) -> None:
+        """Cancel whatever still runs; each handler naks its message on the way out."""
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=5.0)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        try:
+            await self._dispatch(delivery)
+        except asyncio.CancelledError:
+            # Drain deadline: hand the message back so another worker can take it.
+            await asyncio.shield(delivery.nak("shutdown"))
+            raise
+        except Exception:
+            log.exception("unexpected error while handling a message; naking it for redelivery")
+            await delivery.nak("internal_error", _NAK_BACKOFF.delay(delivery.num_delivered))
+
+    async def _dispatch(self, delivery: Delivery) -> None:
+        if len(self.tasks) > self.slots or self.draining:
+            # More messages than slots (a request outlived a reconnect) or shutting down: give it back now.
+            await delivery.nak("draining" if self.draining else "over_capacity")
+            return
+        try:
+            pointer = decode_pointer(delivery.data)
+        except PointerDecodeError as exc:
+            log.error(f"poison message (seq {delivery.stream_seq}): {exc}")
+            self.metrics.pulls.labels(outcome="failed").inc()
+            await delivery.term("undecodable", dead_letter=str(exc))
+            return
+        key = pointer.event_id
+        fields = {"execution_id": pointer.execution_id, "command_id": pointer.command_id, "step": pointer.step}
+        if key in self.running:
+            if self.running[key] != delivery.stream_seq:
+                await delivery.ack("duplicate_running")
+            # The same stream message redelivered while we run it: the original delivery settles it.
+            return
+        if key in self.recent:
+            await delivery.ack("duplicate_finished")
+            return
+        server_url = pointer.server_url or self.default_server_url
+        outcome = await self.client.claim(server_url, key)
+        self.metrics.pull_duration.observe(time.perf_counter() - delivery.received_at)
+        status = outcome.status
+        if status is ClaimStatus.CLAIMED:
+            assert outcome.command is not None
+            self.metrics.pulls.labels(outcome="claimed").inc()
+            await self._run(delivery, key, server_url, outcome.command)
+            return
+        if status is ClaimStatus.TERMINAL:
+            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            self.recent.add(key)
+            await delivery.ack("already_terminal")
+            return
+        if status is ClaimStatus.HELD:
+            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            if outcome.holder and outcome.holder != self.worker_id and delivery.num_delivered <= 1:
+                await delivery.ack("claimed_elsewhere")
+                return
+            delay = _NAK_BACKOFF.delay(delivery.num_delivered, outcome.retry_after)
+            log.info(f"command is claimed ({outcome.detail}); retrying in {delay:.1f}s", extra=fields)
+            await delivery.nak("active_claim", delay)
+            return
+        if status is ClaimStatus.UNAVAILABLE:
+            self.metrics.pulls.labels(outcome="retry_later").inc()
+            delay = _NAK_BACKOFF.delay(delivery.num_delivered, outcome.retry_after)
+            log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
+            await delivery.nak("claim_unavailable", delay)
+            return
+        self.metrics.pulls.labels(outcome="failed").inc()
+        reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
+        log.error(f"claim refused for good ({outcome.detail}); terminating the message", extra=fields)
+        await delivery.term(reason, dead_letter=f"{reason}: {outcome.detail}")
+
+    async def _run(self, delivery: Delivery, key: int, server_url: str, command: ClaimedCommand) -> None:
+        self.running[key] = delivery.stream_seq
+        self.metrics.concurrent_dispatches.inc()
+        keepalive = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        try:
+            outcome = await self.executor.execute(command, server_url)
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+            self.running.pop(key, None)
+            self.metrics.concurrent_dispatches.dec()
+        if outcome.delivered:
+            self.recent.add(key)
+            await delivery.ack("failed" if outcome.failed else "completed")
+        else:
+            # The outcome could not be delivered before the hold deadline; redeliver so it is not lost.
+            await delivery.nak("outcome_undelivered", _NAK_BACKOFF.delay(delivery.num_delivered))
+
+    async def _keep_alive(self, delivery: Delivery) -> None:
+        while True:
+            await asyncio.sleep(self.keepalive_interval)
+            await delivery.in_progress()

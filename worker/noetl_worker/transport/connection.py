@@ -1,0 +1,97 @@
+"""Connecting to NATS from the settings: credentials, token, creds file, NKEY, TLS, endless reconnects.
+
+A NATS restart must not end the process: the client reconnects forever (``max_reconnect_attempts=-1``)
+and the caller's callbacks learn about disconnects and reconnects (readiness, pull-request bookkeeping).
+The first connection is retried with backoff too, so a worker started before NATS simply waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+
+from noetl_worker.control_plane.retry import Backoff
+from noetl_worker.settings import WorkerSettings
+
+__all__ = ["connect_nats", "connect_options"]
+
+log = logging.getLogger("noetl_worker.transport")
+
+Callback = Callable[[], Awaitable[None]]
+
+
+def connect_options(settings: WorkerSettings) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments for ``settings`` (no callbacks)."""
+    options: dict[str, Any] = {
+        "servers": settings.nats_servers,
+        "name": f"noetl-worker:{settings.worker_id}",
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": 5,
+        "ping_interval": 20,
+        "max_outstanding_pings": 3,
+    }
+    user, password = settings.nats_credentials()
+    if user:
+        options["user"] = user
+        if password is not None:
+            options["password"] = password
+    if settings.nats_token is not None:
+        options["token"] = settings.nats_token.get_secret_value()
+    if settings.nats_creds:
+        options["user_credentials"] = settings.nats_creds
+    if settings.nats_nkey_seed:
+        options["nkeys_seed"] = settings.nats_nkey_seed
+    if settings.nats_tls_ca or settings.nats_tls_cert:
+        context = ssl.create_default_context(cafile=settings.nats_tls_ca)
+        if settings.nats_tls_cert and settings.nats_tls_key:
+            context.load_cert_chain(settings.nats_tls_cert, settings.nats_tls_key)
+        options["tls"] = context
+    return options
+
+
+async def connect_nats(
+    settings: WorkerSettings,
+    *,
+    stopping: asyncio.Event,
+    on_disconnect: Callback,
+    on_reconnect: Callback,
+) -> NATS | None:
+    """Connect, retrying with backoff until connected; None if ``stopping`` is set first."""
+    options = connect_options(settings)
+
+    async def error_cb(exc: Exception) -> None:
+        log.warning(f"NATS connection error: {type(exc).__name__}: {exc}")
+
+    async def closed_cb() -> None:
+        log.info("NATS connection closed")
+
+    backoff = Backoff(initial=0.5, cap=10.0)
+    attempt = 0
+    while not stopping.is_set():
+        try:
+            return await nats.connect(
+                **options,
+                error_cb=error_cb,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                closed_cb=closed_cb,
+            )
+        except (OSError, TimeoutError, nats.errors.Error) as exc:
+            delay = backoff.delay(attempt)
+            attempt += 1
+            log.warning(
+                f"cannot connect to NATS at {', '.join(settings.nats_servers)} ({type(exc).__name__}: {exc}); "
+                f"retrying in {delay:.1f}s"
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+    return None

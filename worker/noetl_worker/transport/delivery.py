@@ -1,0 +1,144 @@
+"""One delivered NATS message and what may be done with it: ack, nak (with delay), in-progress, term.
+
+Every disposition is counted in the metrics with a reason. Terminating a poison message also publishes a
+copy with the reason to the dead-letter subject (``noetl.deadletter.<consumer>`` by default) before the
+``term``; when no stream captures that subject the copy is still published on core NATS and the whole
+record is logged at ERROR, so a terminated command is never lost without a trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
+
+from noetl_worker.runtime.metrics import WorkerMetrics
+from noetl_worker.scrub import Scrubber
+
+__all__ = ["DeadLetters", "Delivery"]
+
+log = logging.getLogger("noetl_worker.transport")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetters:
+    """Where and how poison messages are copied."""
+
+    nc: NATS
+    js: JetStreamContext
+    subject: str
+    stream: str
+    consumer: str
+    worker_id: str
+    scrubber: Scrubber
+
+    async def publish(self, msg: Msg, reason: str) -> None:
+        try:
+            data: str = msg.data.decode()
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            data, encoding = base64.b64encode(msg.data).decode(), "base64"
+        meta = _metadata(msg)
+        record = {
+            "reason": reason,
+            "stream": self.stream,
+            "consumer": self.consumer,
+            "subject": msg.subject,
+            "stream_seq": meta[0],
+            "num_delivered": meta[1],
+            "worker_id": self.worker_id,
+            "dead_lettered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "data": self.scrubber.text(data) if encoding == "utf-8" else data,
+            "data_encoding": encoding,
+        }
+        body = json.dumps(record).encode()
+        headers = {"Noetl-Dead-Letter-Reason": reason[:200].replace("\r", " ").replace("\n", " ")}
+        try:
+            await self.js.publish(self.subject, body, headers=headers, timeout=2.0)
+            return
+        except NoStreamResponseError:
+            problem = "no stream captures the dead-letter subject"
+        except (NatsError, TimeoutError, OSError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(NatsError, OSError):
+            await self.nc.publish(self.subject, body, headers=headers)
+        log.error(f"dead letter not stored durably ({problem}): {json.dumps(record)}")
+
+
+def _metadata(msg: Msg) -> tuple[int | None, int]:
+    try:
+        meta = msg.metadata
+    except (ValueError, IndexError, NatsError):
+        return None, 1
+    return meta.sequence.stream, meta.num_delivered
+
+
+class Delivery:
+    """A delivered message; every disposition method is safe to call once and never raises."""
+
+    __slots__ = ("_done", "dead_letters", "metrics", "msg", "num_delivered", "received_at", "stream_seq")
+
+    def __init__(self, msg: Msg, metrics: WorkerMetrics, dead_letters: DeadLetters) -> None:
+        self.msg = msg
+        self.metrics = metrics
+        self.dead_letters = dead_letters
+        self.stream_seq, self.num_delivered = _metadata(msg)
+        self.received_at = time.perf_counter()
+        self._done = False
+
+    @property
+    def data(self) -> bytes:
+        return self.msg.data
+
+    @property
+    def settled(self) -> bool:
+        return self._done
+
+    async def ack(self, reason: str) -> None:
+        if await self._settle("ack", self.msg.ack):
+            self.metrics.acked.labels(reason=reason).inc()
+
+    async def nak(self, reason: str, delay: float | None = None) -> None:
+        if await self._settle("nak", lambda: self.msg.nak(delay=delay if delay and delay > 0 else None)):
+            self.metrics.naked.labels(reason=reason).inc()
+
+    async def term(self, reason: str, *, dead_letter: str | None = None) -> None:
+        """Terminate; with ``dead_letter`` (the human-readable cause) a copy goes to the dead-letter subject."""
+        if self._done:
+            return
+        if dead_letter is not None:
+            await self.dead_letters.publish(self.msg, dead_letter)
+            self.metrics.dead_lettered.inc()
+        if await self._settle("term", self.msg.term):
+            self.metrics.termed.labels(reason=reason).inc()
+
+    async def in_progress(self) -> None:
+        """Reset the consumer's ack timer while the command runs (``+WPI``)."""
+        if self._done:
+            return
+        try:
+            await self.msg.in_progress()
+        except (NatsError, OSError) as exc:
+            log.debug(f"in_progress failed (will retry on the next tick): {exc}")
+
+    async def _settle(self, what: str, operation: Callable[[], Awaitable[None]]) -> bool:
+        if self._done:
+            return False
+        self._done = True
+        try:
+            await operation()
+        except (NatsError, OSError) as exc:
+            # The server redelivers after ack_wait; the claim arbitration makes that harmless.
+            log.warning(f"could not {what} message (seq {self.stream_seq}): {type(exc).__name__}: {exc}")
+            return False
+        return True
