@@ -11,9 +11,9 @@ evaluates every CEL rule against pools the model accepts and rejects, so the two
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -51,6 +51,8 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _JS_NAME = r"^[^\s.*>/\\]+$"
 _SUBJECT = r"^[^\s]+$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+
+SecretName = Annotated[str, StringConstraints(pattern=_SECRET_NAME, max_length=253)]
 
 
 class _Model(BaseModel):
@@ -345,10 +347,9 @@ class KeychainSecretKey(_Model):
 class Keychain(_Model):
     """Secrets exposed to tools; the operator computes `NOETL_KEYCHAIN_ENV_VARS` from them."""
 
-    secret_refs: list[str] = Field(
+    secret_refs: list[SecretName] = Field(
         default_factory=list,
         description="Secrets mounted whole with `envFrom`; every key that is a valid env name becomes an entry.",
-        json_schema_extra={"items": {"type": "string", "pattern": _SECRET_NAME, "maxLength": 253}},
     )
     secret_key_refs: list[KeychainSecretKey] = Field(
         default_factory=list, description="Single Secret keys mapped to chosen env names."
@@ -454,10 +455,8 @@ class NoetlWorkerPoolSpec(_Model):
         description="Pool name reported to the server (`WORKER_POOL_NAME`). Unset: the resource name.",
     )
     image: Image = Field(description="Worker image.")
-    image_pull_secrets: list[str] = Field(
-        default_factory=list,
-        description="Names of image pull Secrets in the pool's namespace.",
-        json_schema_extra={"items": {"type": "string", "pattern": _SECRET_NAME, "maxLength": 253}},
+    image_pull_secrets: list[SecretName] = Field(
+        default_factory=list, description="Names of image pull Secrets in the pool's namespace."
     )
     replicas: int | None = Field(
         default=None, ge=0, description="Fixed replica count; only when autoscaling is disabled (default 1)."
