@@ -12,6 +12,7 @@ Every test collected below ``tests/envtest/`` gets the ``envtest`` marker.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,8 @@ def _assets_or_skip(*, keda: bool) -> Path:
     assets = find_assets(keda=keda)
     if assets is not None:
         return assets
-    command = "scripts/envtest-assets" + (" --keda" if keda else "")
-    hint = f"envtest assets not built: run `{command}` (needs Go; see docs/testing.md) or set KUBEBUILDER_ASSETS"
+    what = "envtest assets (incl. KEDA)" if keda else "envtest assets"
+    hint = f"{what} not built: run `scripts/envtest-assets` (needs Go; see docs/testing.md) or set KUBEBUILDER_ASSETS"
     if IN_CI:
         pytest.fail(f"CI=true and {hint}", pytrace=False)
     pytest.skip(hint)
@@ -65,10 +66,19 @@ def kube_api(envtest: EnvtestCluster) -> Iterator[kubernetes.client.ApiClient]:
 
 @pytest.fixture
 def namespace(kube_api: kubernetes.client.ApiClient) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (without waiting for its finalization)."""
+    """A fresh namespace per test, deleted afterwards (without waiting for its finalization).
+
+    Yielded only once its ``default`` ServiceAccount exists: until then the
+    ServiceAccount admission plugin rejects Pods created in it.
+    """
     name = f"t-{uuid.uuid4().hex[:10]}"
     core = kubernetes.client.CoreV1Api(kube_api)
     core.create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name)))
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
+        if time.monotonic() > deadline:
+            pytest.fail(f"namespace {name} got no default ServiceAccount within 30 s")
+        time.sleep(0.1)
     yield name
     try:
         core.delete_namespace(name)

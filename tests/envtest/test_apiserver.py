@@ -36,7 +36,7 @@ from kubernetes.client import (
     V1Secret,
 )
 
-from tests.support.envtest import EnvtestCluster, client_for_kubeconfig
+from tests.support.envtest import EnvtestCluster, KedaOperator, client_for_kubeconfig
 
 T = TypeVar("T")
 
@@ -277,3 +277,82 @@ def test_foreground_deletion_waits_for_dependents(kube_api: kubernetes.client.Ap
     )
     eventually("the owner to be gone", lambda: gone(lambda: core.read_namespaced_config_map("owner", namespace)))
     assert gone(lambda: core.read_namespaced_config_map("child", namespace))
+
+
+@pytest.mark.timeout(300)
+def test_keda_scales_a_deployment_from_zero_to_one_and_back(
+    keda: KedaOperator, kube_api: kubernetes.client.ApiClient, namespace: str
+) -> None:
+    # A self-check of the KEDA fixture with a scaler that needs nothing outside
+    # the cluster: `kubernetes-workload` counts Pods matching a selector, and a
+    # bare Pod stays Pending forever here (no nodes) - a switchable "load".
+    apps = kubernetes.client.AppsV1Api(kube_api)
+    core = kubernetes.client.CoreV1Api(kube_api)
+    labels = {"app": "scaled"}
+    apps.create_namespaced_deployment(
+        namespace,
+        V1Deployment(
+            metadata=V1ObjectMeta(name="scaled"),
+            spec=V1DeploymentSpec(
+                replicas=0,
+                selector=V1LabelSelector(match_labels=labels),
+                template=V1PodTemplateSpec(
+                    metadata=V1ObjectMeta(labels=labels),
+                    spec=V1PodSpec(containers=[V1Container(name="c", image="registry.invalid/c:1")]),
+                ),
+            ),
+        ),
+    )
+    scaled_object = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "scaled"},
+        "spec": {
+            "scaleTargetRef": {"name": "scaled"},
+            "minReplicaCount": 0,
+            "maxReplicaCount": 3,
+            "pollingInterval": 1,
+            "cooldownPeriod": 2,
+            "triggers": [{"type": "kubernetes-workload", "metadata": {"podSelector": "load=yes", "value": "1"}}],
+        },
+    }
+    custom = kubernetes.client.CustomObjectsApi(kube_api)
+    custom.create_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", scaled_object)
+
+    def replicas() -> int:
+        spec = apps.read_namespaced_deployment("scaled", namespace).spec
+        assert spec is not None
+        return spec.replicas or 0
+
+    def ready_condition() -> str | None:
+        so = custom.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", "scaled")
+        assert isinstance(so, dict)
+        conditions = (so.get("status") or {}).get("conditions") or []
+        ready = [c for c in conditions if c.get("type") == "Ready" and c.get("status") == "True"]
+        return "Ready" if ready else None
+
+    eventually(f"the ScaledObject to become Ready\n{keda.log_tail()}", ready_condition)
+    hpa = eventually(
+        "KEDA's HPA",
+        lambda: next(
+            iter(
+                kubernetes.client.AutoscalingV2Api(kube_api).list_namespaced_horizontal_pod_autoscaler(namespace).items
+            ),
+            None,
+        ),
+    )
+    assert hpa.spec is not None
+    assert hpa.spec.scale_target_ref.name == "scaled"
+    assert replicas() == 0
+
+    core.create_namespaced_pod(
+        namespace,
+        kubernetes.client.V1Pod(
+            metadata=V1ObjectMeta(name="load", labels={"load": "yes"}),
+            spec=V1PodSpec(containers=[V1Container(name="c", image="registry.invalid/c:1")]),
+        ),
+    )
+    eventually("KEDA to activate the Deployment (0 -> 1)", lambda: replicas() >= 1)
+
+    core.delete_namespaced_pod("load", namespace, grace_period_seconds=0)
+    eventually("KEDA to scale the Deployment back to 0 after the cooldown", lambda: replicas() == 0)

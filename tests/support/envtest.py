@@ -107,14 +107,16 @@ class EnvtestError(RuntimeError):
 def find_assets(*, keda: bool = False) -> Path | None:
     """Return the folder with the envtest binaries, or ``None`` if they are not built.
 
+    With ``keda`` the folder must also hold ``keda-operator`` and ``keda-crds/``.
+
     Delegates to ``scripts/envtest-assets --check`` so the cache layout, the
     version pin and the ``KUBEBUILDER_ASSETS`` override live in one place. It
     never builds: a cold build takes many minutes and belongs to a developer's
     explicit command or to CI's setup step, not to test collection.
     """
     argv = [str(ASSETS_SCRIPT), "--check"]
-    if keda:
-        argv.append("--keda")
+    if not keda:
+        argv.append("--k8s-only")
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
