@@ -1,0 +1,169 @@
+"""The Kubernetes side of the e2e suite: a `Cluster` protocol and its kubeconfig implementation.
+
+`KubeconfigCluster` works against any API server a kubeconfig reaches — kind, a real cluster, or the
+envtest API server. A backend whose pods are not real containers (the envtest variant runs one local
+`noetl-worker` process per pod) registers itself in `BACKENDS` and is selected by
+``NOETL_E2E_BACKEND``; the tests never see the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from noetl_operator.builders.meta import LABEL_POOL
+from noetl_operator.spec import API_GROUP, API_VERSION
+
+from e2e.harness.settings import E2ESettings
+
+__all__ = ["BACKENDS", "Cluster", "KubeconfigCluster", "Manifest", "connect"]
+
+Manifest = dict[str, Any]
+PLURAL = "noetlworkerpools"
+# (API group, version, plural) of every child kind a pool may own, for the clean-up check.
+CHILD_KINDS: dict[str, tuple[str, str, str]] = {
+    "Deployment": ("apps", "v1", "deployments"),
+    "Service": ("", "v1", "services"),
+    "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets"),
+    "ServiceAccount": ("", "v1", "serviceaccounts"),
+    "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
+}
+
+
+class Cluster(Protocol):
+    """What the assertions need from Kubernetes. Objects are plain JSON-shaped dicts (camelCase keys)."""
+
+    namespace: str
+
+    def apply_pool(self, manifest: Manifest) -> None:
+        """Create the NoetlWorkerPool, or replace its spec if it exists."""
+
+    def pool(self, name: str) -> Manifest | None:
+        """The pool as the API server has it, status included; None once it is gone."""
+
+    def delete_pool(self, name: str) -> None:
+        """Request deletion (the operator's finalizer runs before the object disappears)."""
+
+    def deployment(self, name: str) -> Manifest | None:
+        """A Deployment in the namespace, or None."""
+
+    def pods(self, selector: dict[str, str]) -> list[Manifest]:
+        """Pods matching ``selector`` that are not terminating."""
+
+    def kill_pod(self, name: str) -> None:
+        """Delete a pod with no grace period: the worker gets no chance to drain."""
+
+    def children(self, pool: str) -> list[str]:
+        """`Kind/name` of every object still labelled as belonging to ``pool``."""
+
+
+class KubeconfigCluster:
+    """`Cluster` over the Kubernetes API, reached through a kubeconfig."""
+
+    def __init__(self, api: Any, namespace: str) -> None:
+        self.namespace = namespace
+        self._api = api
+        self._core = client.CoreV1Api(api)
+        self._apps = client.AppsV1Api(api)
+        self._custom = client.CustomObjectsApi(api)
+
+    def _plain(self, obj: Any) -> Manifest:
+        result: Manifest = self._api.sanitize_for_serialization(obj)
+        return result
+
+    def apply_pool(self, manifest: Manifest) -> None:
+        body = {**manifest, "metadata": {**manifest["metadata"], "namespace": self.namespace}}
+        try:
+            self._custom.create_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self._custom.patch_namespaced_custom_object(
+                API_GROUP, API_VERSION, self.namespace, PLURAL, manifest["metadata"]["name"], {"spec": body["spec"]}
+            )
+
+    def pool(self, name: str) -> Manifest | None:
+        try:
+            found = self._custom.get_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        assert isinstance(found, dict)
+        return found
+
+    def delete_pool(self, name: str) -> None:
+        try:
+            self._custom.delete_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def deployment(self, name: str) -> Manifest | None:
+        try:
+            return self._plain(self._apps.read_namespaced_deployment(name, self.namespace))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def pods(self, selector: dict[str, str]) -> list[Manifest]:
+        label_selector = ",".join(f"{key}={value}" for key, value in selector.items())
+        listed = self._core.list_namespaced_pod(self.namespace, label_selector=label_selector)
+        pods = [self._plain(pod) for pod in listed.items]
+        return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+
+    def kill_pod(self, name: str) -> None:
+        self._core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
+
+    def children(self, pool: str) -> list[str]:
+        remaining: list[str] = []
+        for kind, (group, version, plural) in CHILD_KINDS.items():
+            path = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+            try:
+                listed = self._api.call_api(
+                    f"{path}/namespaces/{{namespace}}/{plural}",
+                    "GET",
+                    path_params={"namespace": self.namespace},
+                    query_params=[("labelSelector", f"{LABEL_POOL}={pool}")],
+                    response_type="object",
+                    auth_settings=["BearerToken"],
+                    _return_http_data_only=True,
+                )
+            except ApiException as error:
+                if error.status == 404:
+                    continue  # the kind is not served (e.g. KEDA not installed): nothing of it can remain
+                raise
+            remaining += [f"{kind}/{item['metadata']['name']}" for item in listed.get("items", [])]
+        return remaining
+
+
+@contextmanager
+def kubeconfig_backend(settings: E2ESettings) -> Iterator[Cluster]:
+    """The default backend: the cluster a kubeconfig points at."""
+    assert settings.kubeconfig is not None
+    # The client library ships no annotations for this function.
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(settings.kubeconfig), context=settings.context
+    )
+    try:
+        yield KubeconfigCluster(api, settings.namespace)
+    finally:
+        api.close()
+
+
+BACKENDS: dict[str, Callable[[E2ESettings], AbstractContextManager[Cluster]]] = {"kubeconfig": kubeconfig_backend}
+
+
+def connect(settings: E2ESettings) -> AbstractContextManager[Cluster]:
+    """The configured backend's cluster; a clear error names the backends that exist."""
+    try:
+        backend = BACKENDS[settings.backend]
+    except KeyError:
+        raise ValueError(
+            f"NOETL_E2E_BACKEND={settings.backend!r} is not a known backend (known: {', '.join(sorted(BACKENDS))})"
+        ) from None
+    return backend(settings)

@@ -1,0 +1,153 @@
+"""A worker pool on a real cluster: commands complete, the pool follows the lag, survives a killed pod, cleans up.
+
+Each test creates its own pool (unique name, its own durable consumer) through the operator and
+submits work through the control plane; nothing here knows whether pods are containers on kind or
+local processes on the envtest backend.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from noetl_standin.jobs import JobStatus, JobView
+
+from e2e.harness.cluster import Cluster
+from e2e.harness.controlplane import ControlPlane, finished, sleep_job
+from e2e.harness.pools import pool_manifest, unique_name, worker_selector
+from e2e.harness.settings import E2ESettings
+from e2e.harness.waiting import wait_for
+from e2e.tests.conftest import PoolFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+# Scale quickly in both directions so the test measures the pool, not HPA's default 5-minute window.
+FAST_HPA = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 4, "periodSeconds": 5}]},
+    "scaleDown": {
+        "stabilizationWindowSeconds": 10,
+        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 5}],
+    },
+}
+
+
+def run_to_completion(control_plane: ControlPlane, execution_id: int, settings: E2ESettings, budget: float) -> JobView:
+    def done() -> JobView | None:
+        view = control_plane.job(execution_id)
+        return view if finished(view) else None
+
+    return wait_for(
+        f"job {execution_id} to finish",
+        done,
+        timeout=budget,
+        poll=settings.poll_seconds,
+        describe=lambda: str(control_plane.job(execution_id).status),
+    )
+
+
+def assert_every_command_done(view: JobView) -> None:
+    assert view.status == JobStatus.COMPLETED, f"job ended {view.status}: {view.error}"
+    not_done = {name: command.state for name, command in view.commands.items() if command.state != "done"}
+    assert not not_done, f"commands not done: {not_done}"
+
+
+def replicas(cluster: Cluster, deployment: str) -> int:
+    found = cluster.deployment(deployment)
+    return int(((found or {}).get("spec") or {}).get("replicas") or 0)
+
+
+def test_every_command_of_a_job_completes(
+    cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
+) -> None:
+    make_pool(pool_manifest(unique_name("e2e-complete"), settings, replicas=2))
+
+    execution_id = control_plane.submit(sleep_job(commands=30, seconds=0.2, prefix="complete"))
+
+    assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds))
+
+
+def test_the_pool_scales_out_on_lag_and_back_in_after_draining(
+    cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
+) -> None:
+    name = unique_name("e2e-scale")
+    autoscaling = {
+        "enabled": True,
+        "minReplicas": 1,
+        "maxReplicas": 4,
+        "pollingIntervalSeconds": 5,
+        "cooldownPeriodSeconds": 15,
+        "lagThreshold": 2,
+        "activationLagThreshold": 1,
+        "behavior": FAST_HPA,
+    }
+    pool = make_pool(pool_manifest(name, settings, autoscaling=autoscaling, max_concurrent=1))
+    deployment = pool["status"]["deploymentName"]
+    assert replicas(cluster, deployment) == 1
+
+    # 48 commands of 3 s on one slot per pod: ~144 s of work for one pod, so lag builds up at once.
+    execution_id = control_plane.submit(sleep_job(commands=48, seconds=3, prefix="scale"))
+    wait_for(
+        f"{deployment} to scale out beyond 1 replica",
+        lambda: replicas(cluster, deployment) > 1,
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+        describe=lambda: f"replicas={replicas(cluster, deployment)} lag={((cluster.pool(name) or {}).get('status') or {}).get('lag')}",
+    )
+    assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds * 2))
+
+    wait_for(
+        f"{deployment} to scale back in to 1 replica once drained",
+        lambda: replicas(cluster, deployment) == 1,
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+        describe=lambda: f"replicas={replicas(cluster, deployment)}",
+    )
+
+
+def test_killing_a_worker_pod_mid_run_loses_no_command(
+    cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
+) -> None:
+    name = unique_name("e2e-kill")
+    make_pool(pool_manifest(name, settings, replicas=2, max_concurrent=2))
+    wait_for(
+        "two running worker pods",
+        lambda: len(cluster.pods(worker_selector(name))) == 2,
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+    )
+
+    execution_id = control_plane.submit(sleep_job(commands=24, seconds=2, prefix="kill"))
+    # Kill once work is demonstrably in flight: some commands done, most still to go.
+    wait_for(
+        "the first commands to complete",
+        lambda: sum(c.state == "done" for c in control_plane.job(execution_id).commands.values()) >= 2,
+        timeout=settings.timeout_seconds,
+        poll=0.5,
+    )
+    victim = cluster.pods(worker_selector(name))[0]["metadata"]["name"]
+    cluster.kill_pod(victim)
+
+    assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds * 2))
+    assert victim not in {pod["metadata"]["name"] for pod in cluster.pods(worker_selector(name))}
+
+
+def test_deleting_the_pool_removes_every_child(
+    cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
+) -> None:
+    name = unique_name("e2e-delete")
+    autoscaling = {"enabled": True, "minReplicas": 1, "maxReplicas": 2}
+    make_pool(pool_manifest(name, settings, autoscaling=autoscaling))
+    assert cluster.children(name), "a Ready pool has children"
+
+    cluster.delete_pool(name)
+
+    wait_for(
+        f"pool {name} and its children to be gone",
+        lambda: cluster.pool(name) is None and not cluster.children(name) and not cluster.pods(worker_selector(name)),
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+        describe=lambda: f"pool={'present' if cluster.pool(name) else 'gone'} children={cluster.children(name)}",
+    )
+    # A moment later nothing came back (no controller re-creating what the operator deleted).
+    time.sleep(settings.poll_seconds * 2)
+    assert not cluster.children(name)
