@@ -296,6 +296,8 @@ class ControlPlaneClient:
             self.metrics.result_store_put_errors.inc()
             raise
         self.metrics.result_store_put_duration.observe(time.perf_counter() - started)
+        request = response.request
+        self.metrics.result_store_put_bytes.inc(len(request.content) if request is not None else 0)
         reply = response.json()
         if not isinstance(reply, dict):
             raise ControlPlaneError(f"put result: unexpected response {str(reply)[:200]}")

@@ -1,0 +1,76 @@
+"""The result budget: inline up to 100 KiB, else the result store and a reference; scalar-only context."""
+
+from __future__ import annotations
+
+import pytest
+from noetl_worker.executor.results import (
+    INLINE_BUDGET_BYTES,
+    ResultTooLargeError,
+    json_size,
+    scalar_summary,
+    shape_result,
+)
+from noetl_worker.jsontypes import JSONObject, JSONValue
+
+pytestmark = pytest.mark.unit
+
+
+class Store:
+    def __init__(self, fail: bool = False) -> None:
+        self.stored: list[JSONValue] = []
+        self.fail = fail
+
+    async def __call__(self, data: JSONValue) -> JSONObject:
+        if self.fail:
+            raise OSError("result store unreachable")
+        self.stored.append(data)
+        return {
+            "ref": "noetl://execution/1/result/s/9",
+            "store": "disk",
+            "scope": "execution",
+            "bytes": 7,
+            "sha256": "ab",
+        }
+
+
+def test_the_budget_is_100_kib() -> None:
+    assert INLINE_BUDGET_BYTES == 102400
+
+
+def test_context_keeps_only_scalar_top_level_fields() -> None:
+    assert scalar_summary({"items": [1, 2]}) is None
+    assert scalar_summary({"n": 1, "ok": True, "s": "x", "z": None, "items": [1]}) == {
+        "n": 1, "ok": True, "s": "x", "z": None,
+    }  # fmt: skip
+    assert scalar_summary([1, 2]) is None
+    assert scalar_summary(5) is None
+
+
+async def test_small_data_is_inline() -> None:
+    store = Store()
+    shaped = await shape_result({"value": 14, "rows": [[1]]}, "COMPLETED", store)
+    assert shaped.response == {"value": 14, "rows": [[1]]}
+    assert shaped.result == {"status": "COMPLETED", "context": {"value": 14}}
+    assert store.stored == []
+
+
+async def test_data_exactly_at_the_budget_stays_inline_and_one_byte_more_is_stored() -> None:
+    store = Store()
+    filler = "x" * (INLINE_BUDGET_BYTES - json_size({"a": ""}))
+    at_budget = {"a": filler}
+    assert json_size(at_budget) == INLINE_BUDGET_BYTES
+    assert (await shape_result(at_budget, "COMPLETED", store)).response == at_budget
+    over = {"a": filler + "x"}
+    shaped = await shape_result(over, "COMPLETED", store)
+    assert store.stored == [over]
+    assert shaped.response == shaped.result["reference"]
+    reference = shaped.result["reference"]
+    assert isinstance(reference, dict)
+    assert reference["kind"] == "result_ref"
+    assert reference["ref"] == "noetl://execution/1/result/s/9"
+    assert set(shaped.result) == {"status", "reference"}  # the 100 KiB scalar is too big for the context
+
+
+async def test_a_result_too_large_to_store_fails_instead_of_being_truncated() -> None:
+    with pytest.raises(ResultTooLargeError, match="exceeds the inline budget"):
+        await shape_result({"rows": ["x" * INLINE_BUDGET_BYTES]}, "COMPLETED", Store(fail=True))
