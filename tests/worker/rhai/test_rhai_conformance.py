@@ -179,6 +179,8 @@ CASES: list[tuple[str, str, Any]] = [
     ("map remove", 'let m = #{a: 1, b: 2}; let r = m.remove("a"); [r, m]', [1, {"b": 2}]),
     ("map merge +", "#{a: 1} + #{b: 2}", {"a": 1, "b": 2}),
     ("map mixin", "let m = #{a: 1}; m.mixin(#{a: 2, c: 3}); m", {"a": 2, "c": 3}),
+    ("map fill_with", "let m = #{a: 1}; m.fill_with(#{a: 2, c: 3}); m", {"a": 1, "c": 3}),
+    ("round half away from zero", "[0.5.round(), (-0.5).round(), 0.49999999999999994.round()]", [1.0, -1.0, 0.0]),
     ("elvis on unit", "let x = (); [x?.a, x?[0]]", [None, None]),
     ("method on map value", "let m = #{list: [1]}; m.list.push(2); m.list", [1, 2]),
     # --- control flow ----------------------------------------------------------------------------

@@ -139,6 +139,13 @@ ERRORS: list[tuple[str, str, type[RhaiError], str]] = [
     ("mutate constant", "const a = [1]; a.push(2);", RhaiRuntimeError, "line 1, column 18: cannot modify constant 'a'"),
     ("this unbound", "this", RhaiRuntimeError, "line 1, column 1: 'this' is not bound (only methods have 'this')"),
     ("for over int", "for x in 5 { }", RhaiRuntimeError, "line 1, column 10: 'for' cannot iterate over i64"),
+    (
+        "bit-field indexing",
+        "let x = 5; x[0]",
+        RhaiRuntimeError,
+        "line 1, column 13: unsupported: bit-field indexing of integers",
+    ),
+    ("question mark operator", "let x = f()?;", RhaiSyntaxError, "line 1, column 12: unsupported syntax: '?' operator"),
     ("property on float", "1.5.foo", RhaiRuntimeError, "line 1, column 5: property 'foo' not found on f64"),
     ("parse_int failure", 'parse_int("x1")', RhaiRuntimeError, 'line 1, column 1: error parsing integer number "x1"'),
     (

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from .builtins_collections import (
     ARRAY_FUNCTIONS,
@@ -171,8 +172,8 @@ def _float_fn(name: str) -> Builtin:
             return float(math.floor(value))
         if name == "ceiling":
             return float(math.ceil(value))
-        # round: Rust rounds half away from zero; Python's round() rounds half to even.
-        return float(math.floor(value + 0.5) if value >= 0 else -math.floor(-value + 0.5))
+        # round: Rust rounds half away from zero; Python's round() rounds half to even. Decimal is exact.
+        return float(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
     return apply
 

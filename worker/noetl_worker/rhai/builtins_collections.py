@@ -303,16 +303,26 @@ def map_set(ctx: BuiltinContext, args: list[Value]) -> Value:
     return None
 
 
-def mixin(ctx: BuiltinContext, args: list[Value]) -> Value:
-    mapping = _m("mixin", args, 2)
+def _merge(name: str, ctx: BuiltinContext, args: list[Value], overwrite: bool) -> Value:
+    mapping = _m(name, args, 2)
     other = args[1]
-    if type(other) is not dict:
-        raise signature_error("mixin", args)
-    assert isinstance(other, dict)
+    if not isinstance(other, dict):
+        raise signature_error(name, args)
     for key, item in other.items():
-        mapping[key] = ctx.own(item)
+        if overwrite or key not in mapping:
+            mapping[key] = ctx.own(item)
     ctx.checked(mapping)
     return None
+
+
+def mixin(ctx: BuiltinContext, args: list[Value]) -> Value:
+    """Copy every property of the second map into the first (overwriting)."""
+    return _merge("mixin", ctx, args, overwrite=True)
+
+
+def fill_with(ctx: BuiltinContext, args: list[Value]) -> Value:
+    """Copy only the properties the first map does not have yet."""
+    return _merge("fill_with", ctx, args, overwrite=False)
 
 
 def clear_map(ctx: BuiltinContext, args: list[Value]) -> Value:
@@ -343,7 +353,7 @@ MAP_FUNCTIONS: dict[str, Builtin] = {
     "values": values,
     "set": map_set,
     "mixin": mixin,
-    "fill_with": mixin,
+    "fill_with": fill_with,
 }
 # Names shared with strings/maps; builtins.py dispatches these by the type of the first argument.
 ARRAY_OVERLOADS: dict[str, Builtin] = {

@@ -599,6 +599,8 @@ class Evaluator:
         if tc is str:
             assert isinstance(container, str)
             return container[self._string_pos(node, container, index)]
+        if tc is int:
+            _fail("unsupported: bit-field indexing of integers", node)
         _fail(f"cannot index into {type_name(container)}", node)
 
     def _prop(self, node: n.Prop) -> Value:

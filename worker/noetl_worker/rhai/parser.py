@@ -375,6 +375,8 @@ class _Parser:
                 expr = n.Index(tok.line, tok.col, expr, index, tok.value == "?[")
             elif tok.value == "::":
                 raise self.error("unsupported syntax: module namespaces ('::')", tok)
+            elif tok.value == "?":
+                raise self.error("unsupported syntax: '?' operator", tok)
             else:
                 return expr
 
