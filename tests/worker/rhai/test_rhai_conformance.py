@@ -293,3 +293,42 @@ def test_output_is_captured_in_order() -> None:
         ("warn", "2.0"),
         ("error", "[1]"),
     ]
+
+
+PLAYBOOK_POLL_SCRIPT = """
+// Build API URL (the shape of the reference docs' polling step, with the network call replaced)
+let url = "https://container.googleapis.com/v1/projects/"
+  + project_id + "/locations/" + region + "/clusters/" + cluster_name;
+let max_attempts = 60;
+let attempt = 0;
+let status = "";
+let data = #{};
+while attempt < max_attempts {
+  attempt += 1;
+  log("Poll attempt " + attempt + "/" + max_attempts);
+  let response = `{"status": "${if attempt > 2 { "RUNNING" } else { "PROVISIONING" }}", "endpoint": "10.0.0.1"}`;
+  data = parse_json(response);
+  status = data["status"];
+  if status == "RUNNING" {
+    break;
+  }
+}
+#{
+  "status": status,
+  "attempts": attempt,
+  "url": url,
+  "endpoint": if status == "RUNNING" { data["endpoint"] } else { "" }
+}
+"""
+
+
+def test_playbook_style_script() -> None:
+    scope = {"project_id": "p1", "region": "eu", "cluster_name": "c1"}
+    outcome = run_script(PLAYBOOK_POLL_SCRIPT, scope)
+    assert outcome.value == {
+        "attempts": 3,
+        "endpoint": "10.0.0.1",
+        "status": "RUNNING",
+        "url": "https://container.googleapis.com/v1/projects/p1/locations/eu/clusters/c1",
+    }
+    assert outcome.output[:2] == [("info", "Poll attempt 1/60"), ("info", "Poll attempt 2/60")]
