@@ -104,6 +104,13 @@ def test_log_lines_are_capped() -> None:
     assert outcome.dropped_lines == 15
 
 
+def test_output_size_is_capped() -> None:
+    script = 'let s = "x"; s.pad(1000, "x"); for i in 0..100 { print(s); } 1'
+    outcome = run_script(script, limits=RhaiLimits(max_output_size=2500))
+    assert [len(text) for _, text in outcome.output] == [1000, 1000, 500 + len(" [truncated]")]
+    assert outcome.dropped_lines == 97
+
+
 def test_cancel_event_stops_the_run() -> None:
     cancel = threading.Event()
     timer = threading.Timer(0.1, cancel.set)

@@ -69,11 +69,16 @@ def run_script(
     deadline = time.monotonic() + limits.max_wall_time
     outcome = RhaiOutcome(value=None)
 
+    budget = [limits.max_output_size]
+
     def emit(level: str, text: str) -> None:
-        if len(outcome.output) >= limits.max_log_lines:
+        if len(outcome.output) >= limits.max_log_lines or budget[0] <= 0:
             outcome.dropped_lines += 1
-        else:
-            outcome.output.append((level, text))
+            return
+        if len(text) > budget[0]:
+            text = text[: budget[0]] + " [truncated]"
+        budget[0] -= len(text)
+        outcome.output.append((level, text))
 
     pairs = scope.items() if isinstance(scope, Mapping) else scope
     variables: list[tuple[str, Value]] = []

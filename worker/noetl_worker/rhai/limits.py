@@ -37,6 +37,9 @@ class RhaiLimits:
     max_source_size: int = 1024 * 1024
     #: Captured ``print``/``log`` lines; later lines are dropped and counted.
     max_log_lines: int = 10_000
+    #: Total characters of captured output (one huge string printed in a loop must not become a
+    #: gigabyte of stdout); the line that crosses it is cut, later ones dropped.
+    max_output_size: int = 1024 * 1024
 
     def tightened(self, overrides: dict[str, Any]) -> RhaiLimits:
         """A copy where each given limit is lowered to ``overrides[name]`` (never raised above self).
