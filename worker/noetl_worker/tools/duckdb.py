@@ -70,8 +70,9 @@ def _run(
         return {"affected_rows": int(rows[0][0]) if rows else 0}, None
     if len(rows) > arrow_min_rows and is_select:
         # A SELECT has no side effects, so running it again straight into Arrow is safe (and columnar).
-        fresh = connection.execute(last.query, params) if params else connection.execute(last.query)
-        table: Any = fresh.to_arrow_table()
+        cursor.abort()  # drop the partly fetched result before the connection runs anything else
+        relation = connection.sql(last.query, params=params) if params else connection.sql(last.query)
+        table: Any = relation.to_arrow_table()
         return {"columns": columns, "row_count": table.num_rows, "format": "arrow"}, table
     rows.extend(cursor.fetchall())
     out: list[JSONValue]

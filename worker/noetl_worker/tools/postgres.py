@@ -8,9 +8,9 @@ literal), ``schema`` (search path; one name or a list, sent as a quoted setting,
 client deadline; default and cap: the command's deadline), ``as_objects`` (true: rows as objects),
 ``ssl`` (asyncpg ``sslmode`` name, e.g. ``require``), ``pool_max_size`` (10).
 
-Scripts: without ``params`` the SQL is split on top-level ``;``; all statements but the last run as one
-simple-protocol batch, the last is prepared, so its rows (or affected count) are the result. With
-``params`` the query must be a single statement.
+Scripts: the SQL is split on top-level ``;`` (quotes, dollar quotes and comments respected); all statements
+but the last run as one simple-protocol batch, the last is prepared with ``params``, so its rows (or its
+affected count) are the result.
 
 Result: ``{columns, rows, row_count}`` when the last statement returns rows (SELECT, WITH, RETURNING,
 SHOW, …), else ``{affected_rows, command}``. A database error is status error with ``error`` =
@@ -145,7 +145,7 @@ class PostgresTool:
         as_objects = cfg.boolean("as_objects", True)
         timeout_key = cfg.first_key("timeout_seconds", "timeout", "statement_timeout") or "timeout_seconds"
         timeout = min(cfg.number(timeout_key, context.remaining(), minimum=0.001), context.remaining())
-        statements = [query] if params else split_statements(query)
+        statements = split_statements(query)
         if not statements:
             raise cfg.error(query_key, "contains no SQL statement")
         target = _Target(cfg, context)
