@@ -152,6 +152,20 @@ def test_rbac_denies_an_unprivileged_service_account_until_a_role_is_bound(
         assert still_denied.value.status == 403
 
 
+def test_a_client_certificate_user_is_authenticated_with_its_groups(envtest: EnvtestCluster) -> None:
+    with client_for_kubeconfig(envtest.user_kubeconfig("alice", ["devs"])) as api:
+        review = kubernetes.client.AuthenticationV1Api(api).create_self_subject_review(
+            kubernetes.client.V1SelfSubjectReview()
+        )
+        assert review.status is not None
+        assert review.status.user_info is not None
+        assert review.status.user_info.username == "alice"
+        assert set(review.status.user_info.groups or []) == {"devs", "system:authenticated"}
+        with pytest.raises(ApiException) as denied:
+            kubernetes.client.CoreV1Api(api).list_namespace()
+        assert denied.value.status == 403
+
+
 def test_an_invalid_token_is_rejected_as_unauthenticated(envtest: EnvtestCluster) -> None:
     config = kubernetes.client.Configuration()
     config.host = envtest.api_url

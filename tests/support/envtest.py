@@ -45,10 +45,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import kubernetes.client
 import yaml
@@ -359,7 +359,9 @@ class _Supervisor:
         return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
 
 
-def _wait_until(what: str, probe: Any, timeout: float, supervisor: _Supervisor, interval: float = 0.1) -> None:
+def _wait_until(
+    what: str, probe: Callable[[], bool], timeout: float, supervisor: _Supervisor, interval: float = 0.1
+) -> None:
     """Poll ``probe()`` until it returns true; fail fast if a component died."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -368,7 +370,7 @@ def _wait_until(what: str, probe: Any, timeout: float, supervisor: _Supervisor, 
         try:
             if probe():
                 return
-        except Exception as exc:
+        except Exception as exc:  # not up yet (refused, TLS, 5xx): keep polling, report the last one
             last_error = exc
         time.sleep(interval)
     raise EnvtestError(
@@ -507,7 +509,7 @@ class EnvtestCluster:
             f"system:serviceaccount:{namespace}:{name}",
         )
 
-    def issue_client_certificate(self, user: str, groups: Sequence[str] = ()) -> Path:
+    def user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
         """Write a kubeconfig for an arbitrary user/groups identity (client certificate); return its path.
 
         Useful to test RBAC for human users or groups without ServiceAccounts.
