@@ -9,6 +9,7 @@ the reconciler turns it into ``ConsumerReady=False`` and tries again on the next
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,9 @@ def _drift(current: ConsumerConfig, desired: ConsumerConfig) -> list[str]:
             return list(value or [])
         return value
 
-    return [name for name in _COMPARED if norm(name, getattr(current, name)) != norm(name, getattr(desired, name))]
+    # With a backoff list the server derives ack_wait from its first entry, so ack_wait is not ours then.
+    compared = [name for name in _COMPARED if not (name == "ack_wait" and desired.backoff)]
+    return [name for name in compared if norm(name, getattr(current, name)) != norm(name, getattr(desired, name))]
 
 
 async def _connect(access: NatsAccess) -> Client:
@@ -107,16 +110,22 @@ async def _connect(access: NatsAccess) -> Client:
         # Connection errors are reported through ConsumerReport; nats-py would otherwise log tracebacks.
         return None
 
-    return await nats.connect(
-        access.url,
-        user=access.user,
-        password=access.password,
-        tls=access.tls,
-        connect_timeout=access.connect_timeout,
-        allow_reconnect=False,
-        max_reconnect_attempts=0,
-        error_cb=_quiet,
-        name="noetl-operator",
+    # One short-lived connection per check: fail fast (nats-py treats 0 reconnect attempts as unlimited),
+    # and bound the whole attempt in case DNS or the TLS handshake stalls.
+    return await asyncio.wait_for(
+        nats.connect(
+            access.url,
+            user=access.user,
+            password=access.password,
+            tls=access.tls,
+            connect_timeout=access.connect_timeout,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
+            error_cb=_quiet,
+            name="noetl-operator",
+        ),
+        timeout=access.connect_timeout * 3,
     )
 
 
