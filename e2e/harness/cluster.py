@@ -23,14 +23,6 @@ __all__ = ["BACKENDS", "Cluster", "KubeconfigCluster", "Manifest", "connect"]
 
 Manifest = dict[str, Any]
 PLURAL = "noetlworkerpools"
-# (API group, version, plural) of every child kind a pool may own, for the clean-up check.
-CHILD_KINDS: dict[str, tuple[str, str, str]] = {
-    "Deployment": ("apps", "v1", "deployments"),
-    "Service": ("", "v1", "services"),
-    "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets"),
-    "ServiceAccount": ("", "v1", "serviceaccounts"),
-    "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
-}
 
 
 class Cluster(Protocol):
@@ -69,6 +61,7 @@ class KubeconfigCluster:
         self._core = client.CoreV1Api(api)
         self._apps = client.AppsV1Api(api)
         self._custom = client.CustomObjectsApi(api)
+        self._policy = client.PolicyV1Api(api)
 
     def _plain(self, obj: Any) -> Manifest:
         result: Manifest = self._api.sanitize_for_serialization(obj)
@@ -120,24 +113,29 @@ class KubeconfigCluster:
         self._core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
 
     def children(self, pool: str) -> list[str]:
+        selector = f"{LABEL_POOL}={pool}"
+        listings: dict[str, Callable[[], Any]] = {
+            "Deployment": lambda: self._apps.list_namespaced_deployment(self.namespace, label_selector=selector),
+            "Service": lambda: self._core.list_namespaced_service(self.namespace, label_selector=selector),
+            "PodDisruptionBudget": lambda: self._policy.list_namespaced_pod_disruption_budget(
+                self.namespace, label_selector=selector
+            ),
+            "ServiceAccount": lambda: self._core.list_namespaced_service_account(
+                self.namespace, label_selector=selector
+            ),
+            "ScaledObject": lambda: self._custom.list_namespaced_custom_object(
+                "keda.sh", "v1alpha1", self.namespace, "scaledobjects", label_selector=selector
+            ),
+        }
         remaining: list[str] = []
-        for kind, (group, version, plural) in CHILD_KINDS.items():
-            path = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+        for kind, listing in listings.items():
             try:
-                listed = self._api.call_api(
-                    f"{path}/namespaces/{{namespace}}/{plural}",
-                    "GET",
-                    path_params={"namespace": self.namespace},
-                    query_params=[("labelSelector", f"{LABEL_POOL}={pool}")],
-                    response_type="object",
-                    auth_settings=["BearerToken"],
-                    _return_http_data_only=True,
-                )
+                listed = self._plain(listing())
             except ApiException as error:
                 if error.status == 404:
-                    continue  # the kind is not served (e.g. KEDA not installed): nothing of it can remain
+                    continue  # the kind is not served (KEDA not installed): nothing of it can remain
                 raise
-            remaining += [f"{kind}/{item['metadata']['name']}" for item in listed.get("items", [])]
+            remaining += [f"{kind}/{item['metadata']['name']}" for item in listed.get("items") or []]
         return remaining
 
 

@@ -56,6 +56,10 @@ def replicas(cluster: Cluster, deployment: str) -> int:
     return int(((found or {}).get("spec") or {}).get("replicas") or 0)
 
 
+def lag(cluster: Cluster, pool: str) -> object:
+    return ((cluster.pool(pool) or {}).get("status") or {}).get("lag")
+
+
 def test_every_command_of_a_job_completes(
     cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
 ) -> None:
@@ -91,7 +95,7 @@ def test_the_pool_scales_out_on_lag_and_back_in_after_draining(
         lambda: replicas(cluster, deployment) > 1,
         timeout=settings.timeout_seconds,
         poll=settings.poll_seconds,
-        describe=lambda: f"replicas={replicas(cluster, deployment)} lag={((cluster.pool(name) or {}).get('status') or {}).get('lag')}",
+        describe=lambda: f"replicas={replicas(cluster, deployment)} lag={lag(cluster, name)}",
     )
     assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds * 2))
 
