@@ -1,0 +1,315 @@
+"""``python -m bench worker``: every implementation against the bare loop, scenario by scenario, one run.
+
+One nats-server, one stand-in and one HTTP peer serve the whole suite, each in its own process with its CPU
+sampled. Each (scenario, implementation) pair gets a fresh durable consumer and fresh commands, so runs
+never see each other's messages. Implementations take turns within a scenario in a seeded order.
+
+Clocks: publish times are taken by the harness, claim and completion times by the stand-in, all with
+``time.time()`` on this one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
+
+from bench.controlplane import CommandTimes, ControlPlane, api_requests
+from bench.machine import describe_machine
+from bench.pointers import STREAM, BenchStream
+from bench.procs import MIB, BenchError, ResourceMonitor, SupervisedProcess
+from bench.results import ProcessUsage, RunResult, WorkerReport
+from bench.scenarios import Scenario, build_scenarios
+from bench.settings import WorkerBenchSettings, WorkerCommand
+from bench.stats import summarize
+from bench.targets import BARELOOP, SATURATED_CPU_SHARE, check_targets, compute_ratios
+
+__all__ = ["BARELOOP_COMMAND", "run_worker_bench"]
+
+BARELOOP_COMMAND = WorkerCommand(label=BARELOOP, argv=(sys.executable, "-m", "bench.bareloop"))
+READY_TIMEOUT_S = 60.0
+POLL_S = 0.1
+
+
+@dataclass
+class Services:
+    """What every run shares: nats-server, the stand-in, the HTTP peer, and the publisher connection."""
+
+    nats: NatsServer
+    nats_monitor: ResourceMonitor
+    control_plane: ControlPlane
+    peer: SupervisedProcess
+    peer_url: str
+    stream: BenchStream
+
+
+def _usage(monitor: ResourceMonitor, start: float, end: float) -> ProcessUsage:
+    cpu = monitor.cpu_between(start, end)
+    window = max(end - start, 1e-9)
+    return ProcessUsage(cpu_s=cpu, cpu_share=cpu / window, peak_rss_mib=monitor.peak_rss(start, end) / MIB)
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: WorkerBenchSettings) -> AsyncIterator[Services]:
+    log_dir = settings.out_dir / "logs"
+    with running_nats_server(store_dir=None) as nats_server:
+        assert nats_server.process is not None
+        nats_monitor = ResourceMonitor(nats_server.process.pid, settings.sample_interval_s)
+        nats_monitor.start()
+        peer_port = free_port()
+        peer = SupervisedProcess(
+            "peer",
+            [sys.executable, "-m", "bench.peer", "--port", str(peer_port), "--seed", str(settings.seed)],
+            dict(os.environ),
+            log_dir / "peer.log",
+            settings.sample_interval_s,
+        )
+        peer.start()
+        try:
+            await _wait_port(peer, peer_port)
+            async with (
+                ControlPlane(log_dir, settings.sample_interval_s) as control_plane,
+                BenchStream(nats_server.url, control_plane.url) as stream,
+            ):
+                yield Services(nats_server, nats_monitor, control_plane, peer, f"http://127.0.0.1:{peer_port}", stream)
+        finally:
+            await asyncio.to_thread(peer.stop)
+            nats_monitor.stop()
+
+
+async def _wait_port(process: SupervisedProcess, port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        process.check_alive()
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(f"{process.name} not listening on {port} after 30 s: {process.log_tail()}")
+        await asyncio.sleep(0.05)
+
+
+def _worker_env(services: Services, consumer: str, run_id: str, slots: int, worker_id: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        NATS_URL=services.nats.url,
+        NATS_STREAM=STREAM,
+        NATS_CONSUMER=consumer,
+        NATS_SUBJECT=f"bench.commands.{run_id}",
+        NOETL_SERVER_URL=services.control_plane.url,
+        WORKER_MAX_CONCURRENT=str(slots),
+        WORKER_ID=worker_id,
+        WORKER_POOL_NAME="bench",
+        WORKER_METRICS_BIND=f"127.0.0.1:{free_port()}",
+    )
+    return env
+
+
+async def _wait_finished(services: Services, processes: list[SupervisedProcess], target: int, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while (done := await services.control_plane.finished()) < target:
+        for process in processes:
+            process.check_alive()
+        if time.monotonic() > deadline:
+            raise BenchError(f"only {done} of {target} commands finished within {limit_s:.0f} s")
+        await asyncio.sleep(POLL_S)
+
+
+async def _wait_ready(services: Services, consumer: str, processes: list[SupervisedProcess]) -> None:
+    """Ready = every process has a pull parked on the consumer (protocol-level, so any implementation)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while await services.stream.waiting_pulls(consumer) < len(processes):
+        for process in processes:
+            process.check_alive()
+        if time.monotonic() > deadline:
+            tails = "; ".join(f"{p.name}: {p.log_tail(500)}" for p in processes)
+            raise BenchError(f"no pull request on {consumer} after {READY_TIMEOUT_S:.0f} s ({tails})")
+        await asyncio.sleep(0.05)
+
+
+async def run_one(
+    services: Services,
+    settings: WorkerBenchSettings,
+    scenario: Scenario,
+    impl: WorkerCommand,
+    run_index: int,
+    *,
+    argv: tuple[str, ...] | None = None,
+) -> RunResult:
+    """Measure ``impl`` in ``scenario``; processes are always stopped, even when the run fails."""
+    run_id = f"r{run_index:03d}"
+    consumer = await services.stream.new_consumer(run_id)
+    cp = services.control_plane
+    pointers = await cp.submit(scenario.kind, scenario.tool_config, scenario.commands, prefix=f"{run_id}_")
+    finished_before = await cp.finished()
+    counters_before = api_requests(await cp.counters())
+    published: dict[int, float] = {}
+    if scenario.mode == "preload":
+        published = await services.stream.preload(run_id, pointers)
+    processes = [
+        SupervisedProcess(
+            f"{impl.label}[{run_id}.{k}]",
+            argv or impl.argv,
+            _worker_env(services, consumer, run_id, scenario.slots, f"{impl.label}-{run_id}-{k}"),
+            settings.out_dir / "logs" / f"{run_id}-{scenario.name}-{impl.label}-{k}.log",
+            settings.sample_interval_s,
+        )
+        for k in range(scenario.processes)
+    ]
+    idle_rss: float | None = None
+    try:
+        for process in processes:
+            process.start()
+        if scenario.mode == "paced":
+            await _wait_ready(services, consumer, processes)
+            await asyncio.sleep(settings.idle_settle_s)
+            readings = [p.monitor.sample() if p.monitor else None for p in processes]
+            idle_rss = max((r.rss for r in readings if r is not None), default=0) / MIB
+            assert scenario.rate is not None
+            published = await services.stream.paced(run_id, pointers, scenario.rate)
+        await _wait_finished(services, processes, finished_before + len(pointers), settings.run_timeout_s)
+        for process in processes:
+            if process.monitor is not None:
+                process.monitor.sample()
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
+    counters_after = api_requests(await cp.counters())
+    times = await cp.times([p.execution_id for p in pointers])
+    await services.stream.delete_consumer(consumer)
+    return _result(services, scenario, impl, published, times, processes, idle_rss, counters_after - counters_before)
+
+
+def _result(
+    services: Services,
+    scenario: Scenario,
+    impl: WorkerCommand,
+    published: dict[int, float],
+    times: CommandTimes,
+    processes: list[SupervisedProcess],
+    idle_rss: float | None,
+    requests: Counter[str],
+) -> RunResult:
+    completed = len(times.completed)
+    if not times.completed:
+        raise BenchError(f"{impl.label} completed no command in scenario {scenario.name}")
+    end = max(times.completed.values())
+    # Paced: the window opens with the first publish (the rate is the publisher's). Preloaded: with the first
+    # claim, so the backlog's publishing and the process's start-up stay outside it.
+    start = min(published.values()) if scenario.mode == "paced" else min(times.claimed.values())
+    window = max(end - start, 1e-9)
+    monitors = [p.monitor for p in processes if p.monitor is not None]
+    worker_cpu = sum(m.cpu_between(start, end) for m in monitors)
+    worker = ProcessUsage(
+        cpu_s=worker_cpu,
+        cpu_share=worker_cpu / window,
+        peak_rss_mib=max(m.peak_rss(start, end) for m in monitors) / MIB,
+    )
+    claim_latency = complete_latency = None
+    if scenario.mode == "paced":
+        claim_latency = summarize([times.claimed[e] - t for e, t in published.items() if e in times.claimed])
+        complete_latency = summarize([times.completed[e] - t for e, t in published.items() if e in times.completed])
+    total_requests = sum(requests.values())
+    standin = (
+        _usage(services.control_plane.process.monitor, start, end) if services.control_plane.process.monitor else None
+    )
+    notes = []
+    failed = times.status.get("FAILED", 0)
+    if failed:
+        notes.append(f"{scenario.name}/{impl.label}: {failed} command(s) FAILED (see the stand-in's event log)")
+    if standin is not None and standin.cpu_share >= SATURATED_CPU_SHARE:
+        notes.append(
+            f"{scenario.name}/{impl.label}: stand-in saturated ({standin.cpu_share:.2f} cores) - the figure is a "
+            "floor for the implementation"
+        )
+    return RunResult(
+        scenario=scenario.name,
+        implementation=impl.label,
+        processes=scenario.processes,
+        slots=scenario.slots,
+        commands=len(published) or scenario.commands,
+        completed=completed,
+        failed=failed,
+        window_s=window,
+        commands_per_s=completed / window,
+        claim_latency=claim_latency,
+        complete_latency=complete_latency,
+        worker=worker,
+        cpu_s_per_1000=worker_cpu / completed * 1000,
+        idle_rss_mib=idle_rss,
+        requests_per_command=total_requests / completed,
+        requests_by_route=dict(sorted(requests.items())),
+        standin=standin or ProcessUsage(cpu_s=0, cpu_share=0, peak_rss_mib=0),
+        nats=_usage(services.nats_monitor, start, end),
+        ideal_commands_per_s=scenario.ideal_commands_per_s,
+        notes=notes,
+    )
+
+
+def _profile_argv(impl: WorkerCommand, path: Path) -> tuple[str, ...] | None:
+    """The worker under pyinstrument, when it is a Python module run with ``-m``; else ``None``."""
+    argv = impl.argv
+    if len(argv) >= 3 and argv[1] == "-m" and Path(argv[0]).name.startswith("python"):
+        return (argv[0], "-m", "pyinstrument", "--renderer", "text", "--outfile", str(path), "-m", *argv[2:])
+    return None
+
+
+async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
+    """Run the selected scenarios for the bare loop and every implementation; return the report."""
+    started = time.time()
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(settings.seed)
+    implementations = [BARELOOP_COMMAND, *settings.workers]
+    runs: list[RunResult] = []
+    notes: list[str] = []
+    async with _services(settings) as services:
+        machine = describe_machine(services.nats.binary)
+        index = 0
+        for scenario in build_scenarios(settings, services.peer_url):
+            order = list(implementations)
+            rng.shuffle(order)
+            for impl in order:
+                index += 1
+                print(f"  {scenario.name:<12} {impl.label:<12} ...", end="", flush=True, file=sys.stderr)
+                try:
+                    run = await run_one(services, settings, scenario, impl, index)
+                except BenchError as error:
+                    print(" failed", file=sys.stderr)
+                    notes.append(f"{scenario.name}/{impl.label}: {error}")
+                    continue
+                print(f" {run.commands_per_s:8.1f} cmd/s", file=sys.stderr)
+                runs.append(run)
+            if settings.profile and scenario.name == "noop":
+                for impl in settings.workers:
+                    path = settings.out_dir / f"profile-{impl.label}-noop.txt"
+                    argv = _profile_argv(impl, path)
+                    if argv is None:
+                        notes.append(f"profile: {impl.label} is not a 'python -m' command; not profiled")
+                        continue
+                    index += 1
+                    try:
+                        await run_one(services, settings, scenario, impl, index, argv=argv)
+                        notes.append(f"profile of {impl.label} (noop): {path}")
+                    except BenchError as error:
+                        notes.append(f"profile of {impl.label} failed: {error}")
+    labels = [w.label for w in settings.workers]
+    return WorkerReport(
+        started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        duration_s=time.time() - started,
+        machine=machine,
+        settings=settings.model_dump(mode="json"),
+        runs=runs,
+        ratios=compute_ratios(runs),
+        targets=check_targets(runs, labels, machine.logical_cpus),
+        notes=notes,
+    )
