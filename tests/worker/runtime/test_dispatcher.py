@@ -5,7 +5,6 @@ Real nats-server, the stand-in over HTTP, workers as subprocesses.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobStatus
 
 from tests.support.nats import NatsServer
+from tests.worker.runtime.support import completions, wait_until
 from tests.worker.workerproc import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -26,19 +26,6 @@ WORKER_EVENTS = {
 }  # fmt: skip
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def consumer_settled(nats_url: str, names: dict[str, str]) -> bool:
     nc = await nats.connect(nats_url)
     try:
@@ -46,13 +33,6 @@ async def consumer_settled(nats_url: str, names: dict[str, str]) -> bool:
     finally:
         await nc.close()
     return info.num_pending == 0 and info.num_ack_pending == 0
-
-
-async def completions(admin: StandinAdmin, execution_id: int) -> dict[str, int]:
-    per_step: dict[str, int] = {}
-    for event in await admin.events(execution_id, name="command.completed"):
-        per_step[event["node_name"]] = per_step.get(event["node_name"], 0) + 1
-    return per_step
 
 
 async def test_a_duplicate_delivered_to_the_same_worker_runs_once(

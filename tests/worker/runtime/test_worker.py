@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobStatus
 
-from tests.worker.workerproc import WorkerProcess
+from tests.support.nats import NatsServer
+from tests.support.standin import running_standin
+from tests.worker.runtime.support import completions, statuses, wait_until, worker_status
+from tests.worker.workerproc import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -33,3 +38,126 @@ async def test_many_commands_complete_exactly_once(admin: StandinAdmin, workers:
         assert names.count("call.done") == 25
     assert worker.metric("noetl_worker_messages_acked_total", reason="completed") == 100
     assert worker.terminate() == 0
+
+
+def sleeper(name: str, seconds: float, after: list[str] | None = None) -> dict[str, Any]:
+    return {"name": name, "kind": "shell", "tool_config": {"command": f"sleep {seconds}"}, "after": after or []}
+
+
+async def test_sigterm_lets_in_flight_commands_finish_deregisters_and_exits_0(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers(WORKER_MAX_CONCURRENT="2")
+    job = await admin.submit_job([sleeper("a", 1.5), sleeper("b", 1.5)])
+
+    async def both_running() -> bool:
+        return set((await statuses(admin, job.execution_id)).values()) <= {"CLAIMED", "RUNNING"}
+
+    await wait_until(both_running, what="both commands to run")
+    assert await worker_status(admin, worker.worker_id) == "ready"
+    assert await asyncio.to_thread(worker.terminate) == 0
+    assert (await admin.job(job.execution_id)).status is JobStatus.COMPLETED
+    assert await completions(admin, job.execution_id) == {"a": 1, "b": 1}
+    assert await worker_status(admin, worker.worker_id) == "offline"
+    assert "drain requested" in worker.log()
+
+
+@pytest.mark.parametrize("standin_settings", [{"claim_lease_seconds": 1, "worker_heartbeat_stale_seconds": 1}])
+async def test_a_command_that_outlives_the_drain_deadline_is_naked_and_finished_elsewhere(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    first = workers(WORKER_DRAIN_DEADLINE="0.5")
+    job = await admin.submit_job([sleeper("long", 4)])
+
+    async def running() -> bool:
+        return (await statuses(admin, job.execution_id))["long"] in ("CLAIMED", "RUNNING")
+
+    await wait_until(running, what="the command to run")
+    assert await asyncio.to_thread(first.terminate, 10) == 0
+    assert "naking them" in first.log()
+    second = workers()
+    done = await admin.wait_job(job.execution_id, timeout=30)
+    assert done.status is JobStatus.COMPLETED
+    assert await completions(admin, job.execution_id) == {"long": 1}
+    (completed,) = await admin.events(job.execution_id, name="command.completed")
+    assert completed["worker_id"] == second.worker_id
+
+
+@pytest.mark.parametrize("standin_settings", [{"claim_lease_seconds": 1, "worker_heartbeat_stale_seconds": 1}])
+async def test_a_killed_worker_s_command_is_redelivered_and_completed_by_another_after_the_lease(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    doomed = workers(NATS_ACK_WAIT="3")
+    job = await admin.submit_job([sleeper("victim", 3)])
+
+    async def running() -> bool:
+        return (await statuses(admin, job.execution_id))["victim"] in ("CLAIMED", "RUNNING")
+
+    await wait_until(running, what="the command to run")
+    doomed.kill()
+    survivor = workers(NATS_ACK_WAIT="3")
+    done = await admin.wait_job(job.execution_id, timeout=40)
+    assert done.status is JobStatus.COMPLETED
+    (completed,) = await admin.events(job.execution_id, name="command.completed")
+    assert completed["worker_id"] == survivor.worker_id
+    assert (await admin.counters())["claims"] == {"claimed": 1, "reclaimed": 1}
+
+
+async def test_a_503_storm_slows_the_pool_down_but_loses_and_repeats_nothing(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers(WORKER_MAX_CONCURRENT="4")
+    await admin.inject_faults(saturation_ratio=0.5, saturation_retry_after=0.2, seed=7)
+    job = await admin.submit_job(noop_job(20))
+    done = await admin.wait_job(job.execution_id, timeout=90)
+    await admin.clear_faults()
+    assert done.status is JobStatus.COMPLETED
+    assert await completions(admin, job.execution_id) == {f"step{i}": 1 for i in range(20)}
+    assert worker.metric("noetl_worker_messages_naked_total", reason="claim_unavailable") > 0
+    assert worker.metric("noetl_worker_event_emit_retries_total", event_type="event batch") > 0
+    assert worker.terminate() == 0
+
+
+async def test_a_control_plane_outage_mid_run_loses_and_repeats_nothing(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers()
+    chain = [sleeper("s0", 0.2)] + [sleeper(f"s{i}", 0.2, [f"s{i - 1}"]) for i in range(1, 8)]
+    job = await admin.submit_job(chain)
+
+    async def two_done() -> bool:
+        return sum(1 for s in (await statuses(admin, job.execution_id)).values() if s == "COMPLETED") >= 2
+
+    await wait_until(two_done, what="the chain to get going")
+    await admin.inject_faults(outage_seconds=4, outage_retry_after=0.5)
+    await asyncio.sleep(4.5)
+    assert worker.process.poll() is None
+    done = await admin.wait_job(job.execution_id, timeout=60)
+    assert done.status is JobStatus.COMPLETED
+    assert await completions(admin, job.execution_id) == {f"s{i}": 1 for i in range(8)}
+    assert (await admin.counters())["claims"].get("claimed") == 8
+    assert worker.terminate() == 0
+
+
+async def test_a_nats_restart_mid_run_neither_ends_the_worker_nor_loses_commands(
+    private_nats_server: NatsServer, tmp_path: Path, names: dict[str, str]
+) -> None:
+    with running_standin(
+        nats_url=private_nats_server.url, nats_stream=names["NATS_STREAM"], nats_subject=names["NATS_SUBJECT"],
+        republish_delay_seconds=2,
+    ) as standin, running_worker(tmp_path, private_nats_server.url, standin.url, **names) as worker:  # fmt: skip
+        async with StandinAdmin(standin.url) as admin:
+            chain = [sleeper("s0", 0.1)] + [sleeper(f"s{i}", 0.1, [f"s{i - 1}"]) for i in range(1, 10)]
+            job = await admin.submit_job(chain)
+
+            async def some_done() -> bool:
+                return sum(1 for s in (await statuses(admin, job.execution_id)).values() if s == "COMPLETED") >= 3
+
+            await wait_until(some_done, what="the chain to get going")
+            await asyncio.to_thread(private_nats_server.restart, down_for=1.0)
+            done = await admin.wait_job(job.execution_id, timeout=60)
+            assert done.status is JobStatus.COMPLETED
+            assert await completions(admin, job.execution_id) == {f"s{i}": 1 for i in range(10)}
+            assert worker.process.poll() is None
+            await wait_until(lambda: worker.get("/readyz")[0] == 200, what="readiness after the restart")
+            assert "NATS reconnected" in worker.log()
