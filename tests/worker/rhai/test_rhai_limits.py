@@ -168,3 +168,19 @@ def test_scope_rejects_python_objects() -> None:
 
 def test_big_ints_from_json_become_floats() -> None:
     assert run_script("x", {"x": 2**70}).value == float(2**70)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'let s = "x"; s.pad(1000000, "x"); let a = []; loop { a.push(s + "y"); }',
+        'let s = "x"; s.pad(1000000, "x"); let m = #{}; let i = 0; loop { m[`${i}`] = s + i; i += 1; }',
+        'let s = "x"; s.pad(1000000, "x"); range(0, 100000, 1).map(|i| s + i)',
+    ],
+    ids=["push", "map insert", "map callback"],
+)
+def test_text_accumulated_in_containers_is_charged(script: str) -> None:
+    # Each 1M-character string stored into a container costs 62,500 operations, so the default
+    # budget stops these loops after ~80 strings instead of letting them exhaust memory.
+    with pytest.raises(RhaiLimitError, match="too many operations"):
+        run_script(script)

@@ -67,7 +67,7 @@ def _truthy(name: str, value: Value) -> bool:
 
 def push(ctx: BuiltinContext, args: list[Value]) -> Value:
     array = _a("push", args, 2)
-    array.append(ctx.own(args[1]))
+    array.append(ctx.keep(args[1]))
     ctx.checked(array)
     return None
 
@@ -77,9 +77,9 @@ def append(ctx: BuiltinContext, args: list[Value]) -> Value:
     other = args[1]
     if type(other) is list:
         assert isinstance(other, list)
-        array.extend(ctx.own(other))  # type: ignore[arg-type]
+        array.extend(ctx.keep(other))  # type: ignore[arg-type]
     else:
-        array.append(ctx.own(other))
+        array.append(ctx.keep(other))
     ctx.checked(array)
     return None
 
@@ -102,7 +102,7 @@ def insert(ctx: BuiltinContext, args: list[Value]) -> Value:
     assert isinstance(at, int)
     if at < 0:
         at = max(0, len(array) + at)
-    array.insert(min(at, len(array)), ctx.own(args[2]))
+    array.insert(min(at, len(array)), ctx.keep(args[2]))
     ctx.checked(array)
     return None
 
@@ -175,7 +175,7 @@ def sort(ctx: BuiltinContext, args: list[Value]) -> Value:
 def array_map(ctx: BuiltinContext, args: list[Value]) -> Value:
     array = _a("map", args, 2)
     fn = _fn("map", args, 1)
-    return [_call_item(ctx, fn, item, i) for i, item in enumerate(list(array))]
+    return [ctx.keep(_call_item(ctx, fn, item, i)) for i, item in enumerate(list(array))]
 
 
 def array_filter(ctx: BuiltinContext, args: list[Value]) -> Value:
@@ -298,7 +298,7 @@ def map_set(ctx: BuiltinContext, args: list[Value]) -> Value:
     if type(key) is not str:
         raise signature_error("set", args)
     assert isinstance(key, str)
-    mapping[key] = ctx.own(args[2])
+    mapping[key] = ctx.keep(args[2])
     ctx.checked(mapping)
     return None
 
@@ -310,7 +310,7 @@ def _merge(name: str, ctx: BuiltinContext, args: list[Value], overwrite: bool) -
         raise signature_error(name, args)
     for key, item in other.items():
         if overwrite or key not in mapping:
-            mapping[key] = ctx.own(item)
+            mapping[key] = ctx.keep(item)
     ctx.checked(mapping)
     return None
 

@@ -92,10 +92,8 @@ def pad(ctx: BuiltinContext, args: list[Value]) -> Value:
         raise LimitBreach(f"string length exceeds the limit of {ctx.limits.max_string_size}")
     if len(text) >= target or not filler:
         return text
-    out = text
-    while len(out) < target:
-        out += filler
-    return out[: max(target, len(text))] if len(filler) == 1 else out
+    missing = target - len(text)
+    return text + (filler * (missing // len(filler) + 1))[:missing]
 
 
 def truncate_string(ctx: BuiltinContext, args: list[Value]) -> Value:

@@ -32,6 +32,11 @@ class BuiltinContext(Protocol):
         """A private copy of ``value`` to store inside another container (value semantics)."""
         ...
 
+    def keep(self, value: Value) -> Value:
+        """Like :meth:`own`, for a value that is stored *into a container*: large strings are also
+        charged as operations, because containers are where retained data accumulates."""
+        ...
+
     def checked(self, value: Value) -> Value:
         """``value`` after checking it against the string/array/map size limits."""
         ...

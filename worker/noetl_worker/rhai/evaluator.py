@@ -33,6 +33,10 @@ from .values import RhaiFn, RhaiRange, Value, copy_value, to_display, type_name
 __all__ = ["Evaluator"]
 
 _CHECK_EVERY = 256
+# Strings stored into containers cost one operation per 16 characters (beyond the first 64), so that the
+# operation limit also bounds how much text a script can accumulate in arrays and maps.
+_FREE_STRING_SIZE = 64
+_CHARS_PER_OPERATION = 16
 _NO_THIS: Any = object()
 _INT_FAST: dict[str, Callable[[int, int], Value]] = {
     "<": lambda a, b: a < b,
@@ -163,6 +167,14 @@ class Evaluator:
                 raise LimitBreach(str(exc)) from None
         return value
 
+    def keep(self, value: Value) -> Value:
+        if isinstance(value, str):
+            size = len(value)
+            if size > _FREE_STRING_SIZE:
+                self.charge(size // _CHARS_PER_OPERATION)
+            return value
+        return self.own(value)
+
     def checked(self, value: Value) -> Value:
         t = type(value)
         limits = self.limits
@@ -210,6 +222,17 @@ class Evaluator:
         if type(value) is list or type(value) is dict:
             try:
                 return self.own(value)
+            except LimitBreach as exc:
+                raise RhaiLimitError(str(exc), node.line, node.col) from None
+        return value
+
+    def _keep_at(self, node: n.Node, value: Value) -> Value:
+        """:meth:`keep` with errors reported at ``node``."""
+        t = type(value)
+        if t is list or t is dict or (t is str and len(value) > _FREE_STRING_SIZE):  # type: ignore[arg-type]
+            self.current = node
+            try:
+                return self.keep(value)
             except LimitBreach as exc:
                 raise RhaiLimitError(str(exc), node.line, node.col) from None
         return value
@@ -301,14 +324,14 @@ class Evaluator:
             if tc is list:
                 assert isinstance(current, list)
                 if type(rhs) is list:
-                    current.extend(self._own_at(node, rhs))  # type: ignore[arg-type]
+                    current.extend(self._keep_at(node, rhs))  # type: ignore[arg-type]
                 else:
-                    current.append(self._own_at(node, rhs))
+                    current.append(self._keep_at(node, rhs))
             else:
                 assert isinstance(current, dict)
                 assert isinstance(rhs, dict)
                 for key, item in rhs.items():
-                    current[key] = self._own_at(node, item)
+                    current[key] = self._keep_at(node, item)
             self._guard(node, current)
             return None
         try:
@@ -336,6 +359,8 @@ class Evaluator:
             self._check_mutable(target, at)
             container = self._eval(target.target)
             index = self._eval(target.index)
+            if type(container) is not str and type(value) is str:
+                self._keep_at(at, value)  # text stored into a container is charged
             self._store_index(target, container, index, value)
         elif isinstance(target, n.Prop):
             self._check_mutable(target, at)
@@ -343,6 +368,8 @@ class Evaluator:
             if type(container) is not dict:
                 _fail(f"cannot set property '{target.name}' on {type_name(container)}", target)
             assert isinstance(container, dict)
+            if type(value) is str:
+                self._keep_at(at, value)
             container[target.name] = value
             self._guard(target, container)
         else:  # pragma: no cover - the parser only builds assignments to the node types above
@@ -533,11 +560,11 @@ class Evaluator:
         return self._guard(node, text)
 
     def _array(self, node: n.ArrayLit) -> Value:
-        return self._guard(node, [self._own_at(item, self._eval(item)) for item in node.items])
+        return self._guard(node, [self._keep_at(item, self._eval(item)) for item in node.items])
 
     def _map(self, node: n.MapLit) -> Value:
         return self._guard(
-            node, {key: self._own_at(item, self._eval(item)) for key, item in zip(node.keys, node.values, strict=True)}
+            node, {key: self._keep_at(item, self._eval(item)) for key, item in zip(node.keys, node.values, strict=True)}
         )
 
     def _var(self, node: n.Var) -> Value:
