@@ -121,11 +121,18 @@ async def _starlette_error(request: Request, exc: Exception) -> Response:
     return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
 
 
-def build_app(plane: ControlPlane) -> Starlette:
-    """The stand-in's ASGI app; ``plane`` is started and stopped with the app's lifespan."""
+def build_app(plane: ControlPlane, *, manage_plane: bool = True) -> Starlette:
+    """The stand-in's ASGI app.
+
+    With ``manage_plane`` the app's lifespan starts and stops ``plane``; the CLI and ``StandinServer``
+    pass False and start it themselves first, so a NATS failure is reported as one clear line.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_plane:
+            yield
+            return
         await plane.start()
         try:
             yield

@@ -69,11 +69,16 @@ async def _serve(settings: StandinSettings, announce: Callable[[str], None]) -> 
     import uvicorn  # noqa: PLC0415 - keep `--help` fast
 
     from noetl_standin.app import build_app  # noqa: PLC0415
-    from noetl_standin.core import ControlPlane  # noqa: PLC0415
+    from noetl_standin.core import ControlPlane, StandinStartError  # noqa: PLC0415
     from noetl_standin.server import uvicorn_config  # noqa: PLC0415
 
     plane = ControlPlane(settings)
-    server = uvicorn.Server(uvicorn_config(build_app(plane), settings))
+    try:
+        await plane.start()
+    except StandinStartError as exc:
+        print(f"noetl-standin: failed to start: {exc}", file=sys.stderr)
+        return 1
+    server = uvicorn.Server(uvicorn_config(build_app(plane, manage_plane=False), settings))
 
     async def announce_when_started() -> None:
         while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
@@ -92,8 +97,9 @@ async def _serve(settings: StandinSettings, announce: Callable[[str], None]) -> 
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+        await plane.stop()
     if not server.started:
-        print(f"noetl-standin: failed to start: {plane.start_error or 'see the log above'}", file=sys.stderr)
+        print(f"noetl-standin: failed to serve HTTP on {settings.host}:{settings.port}", file=sys.stderr)
         return 1
     return 0
 

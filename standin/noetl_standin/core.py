@@ -21,9 +21,13 @@ from noetl_standin.recovery import Recovery
 from noetl_standin.settings import StandinSettings
 from noetl_standin.store import Store
 
-__all__ = ["ControlPlane"]
+__all__ = ["ControlPlane", "StandinStartError"]
 
 log = logging.getLogger(__name__)
+
+
+class StandinStartError(RuntimeError):
+    """The stand-in could not start (port taken, NATS unreachable, ...); the message says which."""
 
 
 class ControlPlane:
@@ -75,8 +79,8 @@ class ControlPlane:
         try:
             await self.publisher.start()
         except Exception as exc:
-            self.start_error = f"cannot connect to NATS at {self.settings.nats_url}: {exc!r}"
-            raise
+            self.start_error = f"cannot connect to NATS at {self.settings.nats_url}: {exc}"
+            raise StandinStartError(self.start_error) from exc
         self.recovery.start()
         self._batch_tasks = [
             asyncio.create_task(self._process_batches(), name=f"standin-batch-{n}")

@@ -64,7 +64,7 @@ def _check_acyclic(graph: dict[str, list[str]]) -> None:
             return
         if state.get(node) == 1:
             cycle = [*trail[trail.index(node) :], node]
-            raise ValueError(f"commands form a dependency cycle: {' -> '.join(cycle)}")
+            raise ValueError(f"commands form a dependency cycle: {' waits for '.join(cycle)}")
         state[node] = 1
         for parent in graph[node]:
             visit(parent, [*trail, node])

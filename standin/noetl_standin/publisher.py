@@ -29,6 +29,7 @@ __all__ = ["NatsPublisher", "NullPublisher", "Publisher", "pool_for"]
 log = logging.getLogger(__name__)
 
 STREAM_MAX_AGE_SECONDS = 3600.0
+_STARTUP_CONNECT_ATTEMPTS = 3
 _PYTHON_POOL_KINDS = frozenset({"agent", "task_sequence"})
 
 
@@ -40,6 +41,19 @@ def pool_for(tool_kind: str, playbook_path: str) -> str:
     if tool_kind in _PYTHON_POOL_KINDS:
         return "python"
     return "shared"
+
+
+async def _log_nats_error(error: Exception) -> None:
+    # One line instead of nats-py's default traceback per failed reconnect attempt.
+    log.warning("NATS: %s", error or type(error).__name__)
+
+
+async def _log_disconnect() -> None:
+    log.warning("NATS connection lost; reconnecting")
+
+
+async def _log_reconnect() -> None:
+    log.warning("NATS connection re-established")
 
 
 class Publisher(Protocol):
@@ -101,11 +115,17 @@ class NatsPublisher:
         self._nc = await nats.connect(
             self.url,
             name="noetl-standin",
-            max_reconnect_attempts=-1,
+            # A few quick attempts at startup, so a wrong URL fails fast with a clear error...
+            max_reconnect_attempts=_STARTUP_CONNECT_ATTEMPTS,
             reconnect_time_wait=0.2,
-            connect_timeout=5,
+            connect_timeout=2,
             allow_reconnect=True,
+            error_cb=_log_nats_error,
+            disconnected_cb=_log_disconnect,
+            reconnected_cb=_log_reconnect,
         )
+        # ...but once connected, ride out any outage (tests restart nats-server on purpose).
+        self._nc.options["max_reconnect_attempts"] = -1
         self._js = self._nc.jetstream(timeout=self.timeout)
         await self._ensure_stream()
 

@@ -16,17 +16,13 @@ from types import TracebackType
 import uvicorn
 
 from noetl_standin.app import build_app
-from noetl_standin.core import ControlPlane
+from noetl_standin.core import ControlPlane, StandinStartError
 from noetl_standin.settings import StandinSettings
 from noetl_standin.store import Store
 
 __all__ = ["StandinServer", "StandinStartError", "uvicorn_config"]
 
 log = logging.getLogger(__name__)
-
-
-class StandinStartError(RuntimeError):
-    """The stand-in could not start (port taken, NATS unreachable, ...); the message says which."""
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -58,7 +54,7 @@ class StandinServer:
     def __init__(self, settings: StandinSettings | None = None, *, store: Store | None = None) -> None:
         self.settings = settings or StandinSettings(port=0)
         self.plane = ControlPlane(self.settings, store)
-        self._server = _EmbeddedServer(uvicorn_config(build_app(self.plane), self.settings))
+        self._server = _EmbeddedServer(uvicorn_config(build_app(self.plane, manage_plane=False), self.settings))
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -67,13 +63,16 @@ class StandinServer:
         return self.plane.server_url()
 
     async def start(self) -> None:
+        """Connect NATS, then serve HTTP; raise ``StandinStartError`` saying what failed."""
+        await self.plane.start()
         self._task = asyncio.create_task(self._serve(), name="standin-http")
         while not self._server.started:
             if self._task.done():
                 error = self._task.exception() if not self._task.cancelled() else None
+                await self.plane.stop()
                 raise StandinStartError(
-                    f"stand-in failed to start on {self.settings.host}:{self.settings.port}: "
-                    f"{error or self.plane.start_error or 'see the log above'}"
+                    f"stand-in failed to serve HTTP on {self.settings.host}:{self.settings.port}: "
+                    f"{error or 'see the log above'}"
                 )
             await asyncio.sleep(0.01)
         sockets = [s for server in self._server.servers for s in server.sockets]
@@ -93,6 +92,7 @@ class StandinServer:
         with contextlib.suppress(StandinStartError, asyncio.CancelledError):
             await self._task
         self._task = None
+        await self.plane.stop()
 
     async def __aenter__(self) -> StandinServer:
         await self.start()
