@@ -176,8 +176,9 @@ def test_big_ints_from_json_become_floats() -> None:
         'let s = "x"; s.pad(1000000, "x"); let a = []; loop { a.push(s + "y"); }',
         'let s = "x"; s.pad(1000000, "x"); let m = #{}; let i = 0; loop { m[`${i}`] = s + i; i += 1; }',
         'let s = "x"; s.pad(1000000, "x"); range(0, 100000, 1).map(|i| s + i)',
+        'let s = "x"; s.pad(1000000, "x"); let m = #{}; let i = 0; loop { m[s + i] = 1; i += 1; }',
     ],
-    ids=["push", "map insert", "map callback"],
+    ids=["push", "map insert", "map callback", "map keys"],
 )
 def test_text_accumulated_in_containers_is_charged(script: str) -> None:
     # Each 1M-character string stored into a container costs 62,500 operations, so the default

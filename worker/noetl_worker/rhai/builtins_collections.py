@@ -298,7 +298,7 @@ def map_set(ctx: BuiltinContext, args: list[Value]) -> Value:
     if type(key) is not str:
         raise signature_error("set", args)
     assert isinstance(key, str)
-    mapping[key] = ctx.keep(args[2])
+    mapping[ctx.keep(key)] = ctx.keep(args[2])  # type: ignore[index]
     ctx.checked(mapping)
     return None
 

@@ -361,6 +361,8 @@ class Evaluator:
             index = self._eval(target.index)
             if type(container) is not str and type(value) is str:
                 self._keep_at(at, value)  # text stored into a container is charged
+            if type(container) is dict and type(index) is str:
+                self._keep_at(at, index)  # ... and so are new keys
             self._store_index(target, container, index, value)
         elif isinstance(target, n.Prop):
             self._check_mutable(target, at)
