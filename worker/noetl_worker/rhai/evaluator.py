@@ -421,7 +421,7 @@ class Evaluator:
         raise _Break(None if node.value is None else self._eval(node.value))
 
     def _continue_stmt(self, node: n.Continue) -> Value:
-        raise self._continue
+        raise self._continue.with_traceback(None)  # reused: drop the previous raise's traceback
 
     def _return(self, node: n.Return) -> Value:
         raise _Return(None if node.value is None else self._eval(node.value))
