@@ -69,21 +69,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["standin"]:
         try:
-            # Optional extra: the worker image does not ship the stand-in.
-            from noetl_standin.cli import main as standin_main  # noqa: PLC0415
+            # Dev extra only: the worker image does not ship the stand-in (and only devmode may import it).
+            from noetl_worker.devmode import run_standin  # noqa: PLC0415
         except ImportError:
             sys.stderr.write("noetl-worker standin: the stand-in is not installed (pip install 'noetl-worker[dev]')\n")
             return 2
-        result = standin_main(args_list[1:])
-        return int(result or 0)
+        return run_standin(args_list[1:])
     args = build_parser().parse_args(args_list)
     if args.command in (None, "run"):
         return _run()
     if args.command == "config":
         return _config(args.json)
     if args.command == "dev":
-        from noetl_worker.devmode import run_dev  # noqa: PLC0415 - pulls in the stand-in, dev installs only
-
+        try:
+            from noetl_worker.devmode import run_dev  # noqa: PLC0415 - pulls in the stand-in, dev installs only
+        except ImportError:
+            sys.stderr.write("noetl-worker dev: the stand-in is not installed (pip install 'noetl-worker[dev]')\n")
+            return 2
         return run_dev(job=args.job, workers=args.workers, keep_running=args.keep_running)
     return 2
 

@@ -246,7 +246,8 @@ class Worker:
         log.info("worker stopped")
 
     async def _on_disconnect(self) -> None:
-        log.warning("NATS disconnected; reconnecting")
+        if not self.stopping.is_set():
+            log.warning("NATS disconnected; reconnecting")
 
     async def _on_reconnect(self) -> None:
         log.info("NATS reconnected")
