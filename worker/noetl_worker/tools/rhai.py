@@ -2,9 +2,9 @@
 
 Config keys (reference §3.1): ``code`` (required; alias ``script``) and ``args`` (object). The whole
 config is template-rendered first, ``code`` included, as the reference does. Added by this pool:
-``limits`` (object) lowers the pool's limits for this step — ``max_operations``, ``max_call_depth``,
-``max_string_size``, ``max_array_size``, ``max_map_size``, ``max_wall_time`` (seconds) — it can never
-raise them; the command's deadline also caps the wall time.
+``limits`` (object) lowers the pool's limits for this step — any field of
+:class:`~noetl_worker.rhai.RhaiLimits`, e.g. ``max_operations`` or ``max_wall_time`` (seconds) — it can
+never raise them; the command's deadline also caps the wall time.
 
 Scope, in push order (later names shadow earlier ones): each ``args`` entry as a string (the reference
 only accepts string args; other JSON values arrive as their JSON text, which undoes the template
