@@ -168,6 +168,12 @@ ERRORS: list[tuple[str, str, type[RhaiError], str]] = [
         "line 1, column 1: host function `http_get` is disabled in this pool (scripts have no network access)",
     ),
     (
+        "disabled through a pointer",
+        'Fn("http_get").call("http://example.com")',
+        RhaiRuntimeError,
+        "line 1, column 16: host function `http_get` is disabled in this pool (scripts have no network access)",
+    ),
+    (
         "gcp token disabled",
         "let t = get_gcp_token();",
         RhaiRuntimeError,

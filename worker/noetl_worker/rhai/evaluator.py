@@ -693,7 +693,7 @@ class Evaluator:
                 return self._invoke(script, args, node)[0]
             if fn.name in BUILTINS:
                 return self._run_builtin(fn.name, args, node)
-            _fail(f"function not found: {fn.name}({', '.join(type_name(a) for a in args)})", node)
+            raise self._not_found(fn.name, args, node)
         if len(args) != len(fn.params):
             _fail(f"the closure takes {len(fn.params)} arguments but {len(args)} were given", node)
         self._enter_call(node)
