@@ -38,6 +38,8 @@ def _with_generation(obj: Any) -> Any:
 
 
 BUILTIN_RESOURCES = {
+    # kopf's namespace observer waits for this kind to be discoverable, even when cluster-wide.
+    "v1/namespaces": {"kind": "Namespace", "namespaced": False},
     "v1/secrets": {"kind": "Secret", "namespaced": True},
     "v1/services": {"kind": "Service", "namespaced": True},
     "v1/serviceaccounts": {"kind": "ServiceAccount", "namespaced": True},

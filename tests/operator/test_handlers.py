@@ -1,0 +1,101 @@
+"""The kopf handlers running in-process against the kmock emulator: create, then delete through the finalizer.
+
+This is the same registry ``noetl-operator run`` uses, with the login pointed at the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import kopf
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+from noetl_operator.handlers import FINALIZER, build_registry
+from noetl_operator.kube import KubeConnection
+from noetl_operator.settings import OperatorSettings
+
+from tests.operator.kmockapi import POOL_RESOURCE, ApplyingEmulator, declare_cluster
+from tests.support.nats import NatsServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.kmock(cls=ApplyingEmulator)]
+
+NS = "team-h"
+_counter = itertools.count()
+
+
+@pytest.fixture
+async def operator(kmock: ApplyingEmulator) -> AsyncIterator[None]:
+    """kopf running the operator's registry against the emulator until the test ends."""
+    declare_cluster(kmock, keda=True)
+    settings = OperatorSettings(standalone=True, resync_interval_seconds=1.0)
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(
+            registry=build_registry(settings, KubeConnection(server=str(kmock.url))),
+            clusterwide=True,
+            standalone=True,
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    )
+    await asyncio.wait_for(ready.wait(), timeout=10)
+    yield
+    stop.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: None, nats_server: NatsServer) -> None:
+    stream = f"HANDLERS_{next(_counter)}"
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    pool: dict[str, Any] = {
+        "apiVersion": "noetl.io/v1alpha1",
+        "kind": "NoetlWorkerPool",
+        "metadata": {"name": "life", "namespace": NS, "uid": "uid-life", "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "image": {"tag": "0.1.0"},
+            "nats": {"url": nats_server.url, "stream": stream, "subject": stream.lower()},
+            "consumer": {"durableName": "life", "management": "managed", "preventDelete": False},
+        },
+    }
+    key = (POOL_RESOURCE, NS, "life")
+    try:
+        async with kmock.post(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools", json=pool) as response:
+            assert response.status < 300
+
+        def reconciled() -> bool:
+            obj = kmock.objects[key]
+            return not obj.deleted and bool((obj.raw.get("status") or {}).get("conditions"))
+
+        await eventually(reconciled, "the pool's status")
+        body = kmock.objects[key].raw
+        assert FINALIZER in body["metadata"]["finalizers"]
+        assert "kopf" not in body["status"], "kopf's bookkeeping stays in annotations"
+        conditions = {item["type"]: item for item in body["status"]["conditions"]}
+        assert conditions["ConsumerReady"]["status"] == "True"
+        assert not kmock.objects["apps/v1/deployments", NS, "noetl-worker-life"].deleted
+        await js.consumer_info(stream, "life")
+
+        async with kmock.delete(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools/life") as response:
+            assert response.status < 300
+        await eventually(lambda: kmock.objects[key].deleted, "the finalizer to release the pool")
+        with pytest.raises(NotFoundError):
+            await js.consumer_info(stream, "life")
+    finally:
+        await client.close()
