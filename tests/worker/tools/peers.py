@@ -94,3 +94,36 @@ def echo_app() -> Starlette:
             Route("/binary", _binary),
         ]
     )
+
+
+def mcp_app(*, json_response: bool = False) -> Starlette:
+    """A real MCP server (the ``mcp`` SDK's streamable HTTP transport at ``/mcp``) with a ``/healthz`` route.
+
+    Tools: ``add(a, b)``, ``echo(text)``, ``fail(reason)`` (raises, so the call result has ``isError``).
+    """
+    from mcp.server import MCPServer  # noqa: PLC0415 - dev dependency, imported by the tests that need it
+
+    server = MCPServer("noetl-test")
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text."""
+        return text
+
+    @server.tool()
+    def fail(reason: str) -> str:
+        """Always fails."""
+        raise ValueError(reason)
+
+    app = server.streamable_http_app(json_response=json_response)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    app.router.routes.append(Route("/healthz", healthz))
+    return app

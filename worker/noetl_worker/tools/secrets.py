@@ -18,11 +18,11 @@ from typing import ClassVar
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import render_config
+from noetl_worker.tools._redact import REDACTED
 from noetl_worker.tools.base import ToolContext, ToolError, ToolResult
 
 __all__ = ["REDACTED", "SecretsTool"]
 
-REDACTED = "[REDACTED]"
 _PROVIDERS = frozenset({"auto", "keychain", "credential", "env"})
 
 
