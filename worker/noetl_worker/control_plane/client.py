@@ -70,7 +70,9 @@ class ClaimStatus(enum.Enum):
     NOT_FOUND = "not_found"
     """The server has no such command: the pointer can never succeed."""
     REJECTED = "rejected"
-    """The server refused the request for good (4xx other than 404/409, or an undecodable 200)."""
+    """The server refused the request for good (4xx other than 404/409)."""
+    MALFORMED = "malformed"
+    """The claim succeeded but the command does not decode; ``raw`` holds the body to report the failure."""
     UNAVAILABLE = "unavailable"
     """Transport failure, overload or a server error: try again later."""
 
@@ -82,6 +84,7 @@ class ClaimOutcome:
     holder: str | None = None
     retry_after: float | None = None
     detail: str = ""
+    raw: Any = None
 
 
 def _detail(response: httpx.Response) -> Any:
@@ -153,7 +156,13 @@ class ControlPlaneClient:
                 problems = "; ".join(
                     f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
                 )
-                return ClaimOutcome(ClaimStatus.REJECTED, detail=f"claim response is not a command: {problems}")
+                try:
+                    raw = response.json()
+                except ValueError:
+                    raw = None
+                return ClaimOutcome(
+                    ClaimStatus.MALFORMED, detail=f"claimed command does not decode: {problems}", raw=raw
+                )
             return ClaimOutcome(ClaimStatus.CLAIMED, command=command)
         retry_after = retry_after_of(response)
         detail = _detail(response)

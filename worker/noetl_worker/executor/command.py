@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from noetl_wire.commands import ClaimedCommand, is_result_ref
+from noetl_wire.ids import coerce_command_id, coerce_snowflake
 
 from noetl_worker.executor.cases import Case, parse_cases
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools.base import ToolConfigError
 
-__all__ = ["CommandIdentity", "PreparedCommand", "identity_of", "prepare_command"]
+__all__ = ["CommandIdentity", "PreparedCommand", "identity_of", "prepare_command", "salvage_identity"]
 
 # Loop bookkeeping the server expects back on call.done / step.exit (wire capture, loop_* playbooks).
 _ECHOED_META = ("__loop_epoch_id", "loop_iteration_index")
@@ -58,6 +59,27 @@ def identity_of(command: ClaimedCommand, worker_id: str) -> CommandIdentity:
         loop_iteration_index=meta.get("loop_iteration_index"),
         loop_meta=echoed,
     )
+
+
+def salvage_identity(raw: object, worker_id: str) -> CommandIdentity | None:
+    """The identity of a claimed command whose body does not decode, if its ids can still be read.
+
+    A claimed command is ours to finish: rather than leave it claimed forever, the worker reports
+    ``call.error`` + ``command.failed`` for it, which needs only these fields.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("meta"), dict):
+        return None
+    try:
+        execution_id = coerce_snowflake(raw.get("execution_id"))
+        command_id = coerce_command_id(raw["meta"].get("command_id"))
+    except ValueError:
+        return None
+    step = raw.get("node_name") or raw.get("node_id")
+    if not isinstance(step, str) or not step:
+        return None
+    action = raw.get("action")
+    kind = action if isinstance(action, str) and action else "unknown"
+    return CommandIdentity(execution_id=execution_id, step=step, command_id=command_id, worker_id=worker_id, kind=kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,21 @@ class CommandExecutor:
         )
         return ExecutionOutcome(delivered=True, failed=not verdict.ok, error=error)
 
+    async def report_unrunnable(self, ident: CommandIdentity, server_url: str, error: str) -> ExecutionOutcome:
+        """Fail a claimed command that cannot even be decoded: ``call.error`` + ``command.failed``."""
+        error = self.scrubber.text(error)
+        response: JSONObject = {"status": "error", "error": error}
+        result: JSONObject = {"status": "FAILED", "context": dict(response)}
+        self.metrics.dispatch_errors.labels(tool_kind=ident.kind).inc()
+        try:
+            await self.client.post_batch(
+                server_url, ident.execution_id, failure_batch(ident, error, response, result),
+                deadline=time.monotonic() + self.outcome_hold,
+            )  # fmt: skip
+        except ControlPlaneError as exc:
+            return ExecutionOutcome(delivered=False, failed=True, error=str(exc))
+        return ExecutionOutcome(delivered=True, failed=True, error=error)
+
     async def _run(
         self, command: ClaimedCommand, ident: CommandIdentity, server_url: str, deadline: float, clog: CommandLogger
     ) -> tuple[_Verdict, Scrubber, CommandLogger]:

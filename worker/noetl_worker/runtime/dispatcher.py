@@ -26,6 +26,7 @@ from noetl_wire.pointer import PointerDecodeError, decode_pointer
 
 from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient
 from noetl_worker.control_plane.retry import Backoff
+from noetl_worker.executor.command import salvage_identity
 from noetl_worker.executor.executor import CommandExecutor
 from noetl_worker.runtime.metrics import WorkerMetrics
 from noetl_worker.runtime.recent import RecentCommands
@@ -165,6 +166,18 @@ class Dispatcher:
             log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
             await delivery.nak("claim_unavailable", delay)
             return
+        if status is ClaimStatus.MALFORMED:
+            self.metrics.pulls.labels(outcome="claimed").inc()
+            ident = salvage_identity(outcome.raw, self.worker_id)
+            if ident is not None:
+                log.error(f"{outcome.detail}; reporting the command as failed", extra=fields)
+                result = await self.executor.report_unrunnable(ident, server_url, outcome.detail)
+                if result.delivered:
+                    self.recent.add(key)
+                    await delivery.ack("failed")
+                else:
+                    await delivery.nak("outcome_undelivered", _NAK_BACKOFF.delay(delivery.num_delivered))
+                return
         self.metrics.pulls.labels(outcome="failed").inc()
         reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
         log.error(f"claim refused for good ({outcome.detail}); terminating the message", extra=fields)
