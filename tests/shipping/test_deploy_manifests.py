@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+from noetl_operator.settings import OperatorSettings
 
 from tests.shipping.dockerfiles import REPO_ROOT
-from tests.shipping.manifests import OVERLAYS, Manifest, of_kind, one, render
+from tests.shipping.manifests import OVERLAYS, Manifest, named, of_kind, one, render
 
 pytestmark = pytest.mark.unit
 
@@ -70,8 +72,7 @@ def test_installs_everything_the_operator_needs(overlay: tuple[str, list[Manifes
         "PodDisruptionBudget",
     } <= kinds
     assert kinds & {"ClusterRoleBinding", "RoleBinding"}, "no RBAC binding: the operator would be forbidden"
-    crd = one(manifests, "CustomResourceDefinition")
-    assert crd["metadata"]["name"] == "noetlworkerpools.noetl.io"
+    crd = named(manifests, "CustomResourceDefinition", "noetlworkerpools.noetl.io")
     assert crd["spec"]["names"]["kind"] == "NoetlWorkerPool"
 
 
@@ -165,3 +166,26 @@ def test_production_pins_a_released_image() -> None:
     assert repository == "ghcr.io/noetl/noetl-workerpool-operator"
     assert re.fullmatch(r"\d+\.\d+\.\d+", tag), f"production must pin a release tag, got {tag!r}"
     assert spec["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_the_operator_is_configured_only_through_settings_it_has(overlay: tuple[str, list[Manifest]]) -> None:
+    _, manifests = overlay
+    env = {item["name"]: item.get("value") for item in container(manifests)["env"]}
+    ours = {name: value for name, value in env.items() if name.startswith("NOETL_OPERATOR_")}
+    unknown = sorted(set(ours) - set(OperatorSettings.env_names().values()))
+    assert not unknown, f"the operator has no setting for {unknown}"
+    settings = OperatorSettings.from_env({name: value for name, value in ours.items() if value is not None})
+    # One replica without kopf peering: it must run standalone, or it waits for a peering object.
+    assert settings.standalone
+    assert one(manifests, "Deployment")["spec"]["replicas"] == 1
+
+
+def test_the_probes_hit_the_operators_liveness_endpoint(overlay: tuple[str, list[Manifest]]) -> None:
+    _, manifests = overlay
+    spec = container(manifests)
+    env = {item["name"]: item.get("value") for item in spec["env"]}
+    endpoint = urlsplit(env.get("NOETL_OPERATOR_LIVENESS_ENDPOINT") or OperatorSettings().liveness_endpoint)
+    ports = {port["name"]: port["containerPort"] for port in spec["ports"]}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert ports[spec[probe]["httpGet"]["port"]] == endpoint.port
+        assert spec[probe]["httpGet"]["path"] == endpoint.path

