@@ -196,6 +196,7 @@ CASES: list[tuple[str, str, Any]] = [
     ("switch range", "switch 42 { 0..10 => 1, 10..=50 => 2, _ => 3 }", 2),
     ("switch condition false", "let x = 5; switch x { 5 if x > 9 => 1, 6 => 2, _ => 3 }", 3),
     ("switch condition true", "let x = 5; switch x { 5 if x < 9 => 1, _ => 3 }", 1),
+    ("switch statement arms", "let x = 0; for i in 0..5 { switch i { 1 => x += 10, 3 => break, _ => x += 1 } } x", 12),
     ("switch block arm", "switch 1 { 1 => { let a = 2; a * 2 } _ => 0 }", 4),
     ("switch is typed", "switch 1.0 { 1 => 1, _ => 2 }", 2),
     ("while", "let i = 0; let s = 0; while i < 5 { s += i; i += 1; } s", 10),

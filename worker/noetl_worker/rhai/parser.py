@@ -208,7 +208,8 @@ class _Parser:
 
     def optional_value(self) -> n.Node | None:
         tok = self.peek()
-        if tok.kind == "eof" or (tok.kind == "op" and tok.value in (";", "}")):
+        # ',' ends a `break`/`return`/`throw` used as a `switch` arm.
+        if tok.kind == "eof" or (tok.kind == "op" and tok.value in (";", "}", ",")):
             return None
         return self.expression()
 
@@ -618,11 +619,8 @@ class _Parser:
         return default if default is not None else (arms[-1].body if arms else None)
 
     def arm_body(self) -> n.Node:
-        # An arm is an expression or a statement such as `break`/`return`/`throw`.
-        tok = self.peek()
-        if tok.kind == "kw" and tok.value in ("break", "continue", "return", "throw", "let", "const"):
-            return self.statement(top_level=False)
-        return self.expression()
+        # An arm is an expression or a single statement (`x = 1`, `break`, `return v`, `throw e`).
+        return self.statement(top_level=False)
 
     def switch_pattern(self) -> n.Constant | tuple[int, int, bool]:
         tok = self.peek()
