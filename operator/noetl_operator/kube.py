@@ -50,7 +50,8 @@ API_CALLS: frozenset[ApiCall] = frozenset(
                 ("policy", "poddisruptionbudgets"),
                 ("keda.sh", "scaledobjects"),
             )
-            for verb in ("get", "patch", "delete")
+            # Server-side apply of an absent object creates it, which the API server authorises as `create`.
+            for verb in ("get", "patch", "create", "delete")
         ),
         ApiCall("", "secrets", "get"),
     }
@@ -175,8 +176,7 @@ class KubeClient:
         content_type: str = "application/json",
         missing_ok: bool = False,
     ) -> dict[str, Any] | None:
-        if call not in API_CALLS:
-            raise PermissionError(f"{call} is not declared in kube.API_CALLS (and so not granted by the RBAC)")
+        _require(call)
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
         async with self._http().request(
@@ -192,6 +192,7 @@ class KubeClient:
     async def apply(self, manifest: Manifest) -> dict[str, Any]:
         """Server-side apply ``manifest`` (force: the operator is the authority for its fields)."""
         group, version, plural = _KINDS[(manifest["apiVersion"], manifest["kind"])]
+        _require(ApiCall(group, plural, "create"))
         metadata = manifest["metadata"]
         path = _resource_path(group, version, plural, metadata["namespace"], metadata["name"])
         result = await self._call(
@@ -240,6 +241,11 @@ class KubeClient:
                 raise KubeApiError(response.status, "GET", path, _server_message(await response.text()))
             listing = await response.json(content_type=None)
         return any(item.get("name") == plural for item in listing.get("resources", []))
+
+
+def _require(call: ApiCall) -> None:
+    if call not in API_CALLS:
+        raise PermissionError(f"{call} is not declared in kube.API_CALLS (and so not granted by the RBAC)")
 
 
 def _server_message(text: str) -> str:
