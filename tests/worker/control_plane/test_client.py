@@ -1,0 +1,174 @@
+"""The control-plane client against the real stand-in over HTTP (and an older server without batches)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from noetl_standin.admin import StandinAdmin
+from noetl_standin.natsserver import free_port
+from noetl_wire.events import BatchEvent
+from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient, ControlPlaneError
+from noetl_worker.control_plane.retry import Backoff
+from noetl_worker.runtime.metrics import WorkerMetrics
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.support.standin import StandinProcess, running_standin
+
+pytestmark = pytest.mark.integration
+
+FAST = Backoff(initial=0.05, cap=0.2, floor=0.01)
+
+
+@pytest.fixture
+def standin() -> Iterator[StandinProcess]:
+    with running_standin(claim_lease_seconds=60) as process:  # HTTP only: no NATS needed to claim
+        yield process
+
+
+@pytest.fixture
+async def admin(standin: StandinProcess) -> AsyncIterator[StandinAdmin]:
+    async with StandinAdmin(standin.url) as client:
+        yield client
+
+
+def client_for(url: str, worker_id: str = "w-1", timeout: float = 5.0) -> ControlPlaneClient:
+    return ControlPlaneClient(
+        worker_id=worker_id, server_url=url, metrics=WorkerMetrics(), timeout=timeout, backoff=FAST
+    )
+
+
+async def one_command(admin: StandinAdmin, **command: Any) -> tuple[int, int]:
+    job = await admin.submit_job([{"name": "s", "kind": "noop", **command}])
+    event_id = job.commands["s"].event_id
+    assert event_id is not None
+    return job.execution_id, event_id
+
+
+async def test_claim_outcomes(admin: StandinAdmin, standin: StandinProcess) -> None:
+    _, event_id = await one_command(admin)
+    mine, theirs = client_for(standin.url, "w-1"), client_for(standin.url, "w-2")
+    claimed = await mine.claim(standin.url, event_id)
+    assert claimed.status is ClaimStatus.CLAIMED
+    assert claimed.command is not None
+    assert claimed.command.event_id == event_id
+    held = await theirs.claim(standin.url, event_id)
+    assert held.status is ClaimStatus.HELD
+    assert held.retry_after is not None
+    assert (await mine.claim(standin.url, 999)).status is ClaimStatus.NOT_FOUND
+    unreachable = await mine.claim(f"http://127.0.0.1:{free_port()}", event_id)
+    assert unreachable.status is ClaimStatus.UNAVAILABLE
+    await mine.aclose()
+    await theirs.aclose()
+
+
+async def test_claim_of_a_finished_command_is_already_terminal(admin: StandinAdmin, standin: StandinProcess) -> None:
+    execution_id, event_id = await one_command(admin)
+    client = client_for(standin.url)
+    claimed = await client.claim(standin.url, event_id)
+    assert claimed.command is not None
+    command_id = claimed.command.command_id
+    done = [
+        BatchEvent(step="s", name="call.done", payload={"command_id": command_id, "result": {"status": "COMPLETED"}},
+                   actionable=True),
+        BatchEvent(step="s", name="command.completed", payload={"command_id": command_id}),
+    ]  # fmt: skip
+    await client.post_batch(standin.url, execution_id, done, deadline=time.monotonic() + 5)
+    assert (await client.claim(standin.url, event_id)).status is ClaimStatus.TERMINAL
+    await client.aclose()
+
+
+async def test_a_lost_response_is_retried_under_the_same_idempotency_key(
+    admin: StandinAdmin, standin: StandinProcess
+) -> None:
+    execution_id, event_id = await one_command(admin)
+    client = client_for(standin.url, timeout=0.5)
+    claimed = await client.claim(standin.url, event_id)
+    assert claimed.command is not None
+    await admin.inject_faults(drop_ratio=1.0, drop_hold_seconds=2, paths=["/api/events/batch"], limit=1)
+    started = [BatchEvent(step="s", name="command.started", payload={"command_id": claimed.command.command_id})]
+    await client.post_batch(standin.url, execution_id, started, deadline=time.monotonic() + 10)
+    counters = await admin.counters()
+    assert counters["events"].get("batch_duplicate") == 1
+    assert len(await admin.events(execution_id, name="command.started")) == 1
+    await client.aclose()
+
+
+async def test_a_refused_batch_is_a_permanent_error(standin: StandinProcess) -> None:
+    client = client_for(standin.url)
+    too_many = [BatchEvent(step="s", name="step.enter", payload={}) for _ in range(300)]
+    with pytest.raises(ControlPlaneError) as caught:
+        await client.post_batch(standin.url, 1, too_many, deadline=time.monotonic() + 5)
+    assert caught.value.transient is False
+    assert caught.value.status == 422
+    await client.aclose()
+
+
+async def test_an_unreachable_server_is_retried_until_the_deadline(standin: StandinProcess) -> None:
+    client = client_for(standin.url)
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(ControlPlaneError, match="gave up after") as caught:
+        await client.post_batch(dead, 1, [BatchEvent(step="s", name="step.enter")], deadline=time.monotonic() + 1)
+    assert caught.value.transient
+    assert 0.5 < time.monotonic() - started <= 1.5
+    await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def server_without_batches() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """An older NoETL server: ``POST /api/events`` only (a real HTTP server, not a mock of ours)."""
+    received: list[dict[str, Any]] = []
+
+    async def post_event(request: Request) -> JSONResponse:
+        received.append(await request.json())
+        return JSONResponse({"status": "ok", "event_id": len(received), "commands_generated": 0})
+
+    async def no_batches(request: Request) -> JSONResponse:
+        received.append({"name": "<batch probe>"})
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+    port = free_port()
+    app = Starlette(
+        routes=[
+            Route("/api/events", post_event, methods=["POST"]),
+            Route("/api/events/batch", no_batches, methods=["POST"]),
+        ]
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", received
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_without_a_batch_route_events_go_one_by_one() -> None:
+    async with server_without_batches() as (url, received):
+        client = client_for(url)
+        events = [
+            BatchEvent(step="s", name="command.started", payload={"command_id": 5}),
+            BatchEvent(step="s", name="step.enter", payload={"status": "started"}),
+        ]
+        await client.post_batch(url, 77, events, deadline=time.monotonic() + 5)
+        await client.post_batch(url, 77, events[:1], deadline=time.monotonic() + 5)
+        await client.aclose()
+    names = [r["name"] for r in received]
+    assert names == ["<batch probe>", "command.started", "step.enter", "command.started"]  # probed once only
+    first = received[1]
+    assert first["execution_id"] == "77"
+    assert first["worker_id"] == "w-1"
+    assert first["payload"] == {"command_id": 5}
+    assert isinstance(first["event_id"], int)  # a snowflake the worker minted
+    assert first["event_id"] < received[2]["event_id"]
