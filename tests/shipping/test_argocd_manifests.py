@@ -6,6 +6,8 @@ argocd/stack is what the example Application syncs (operator install + pools); i
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,7 +18,7 @@ from noetl_operator.builders import build_children
 from noetl_operator.spec import NoetlWorkerPool
 
 from tests.shipping.dockerfiles import REPO_ROOT
-from tests.shipping.manifests import Manifest, named, of_kind, one, render
+from tests.shipping.manifests import Manifest, named, of_kind, one, render, venv_tool
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +115,31 @@ def test_the_health_check_is_registered_under_argo_cds_key() -> None:
     }
     script = (ARGOCD / "health" / "noetl.io" / "NoetlWorkerPool" / "health.lua").read_text()
     assert config_map["data"] == {"resource.customizations.health.noetl.io_NoetlWorkerPool": script}
+
+
+POOL_FILES = [*sorted((REPO_ROOT / "examples" / "pools").glob("*.yaml")), ARGOCD / "pools" / "shared-pool.yaml"]
+
+
+@pytest.mark.parametrize("source", POOL_FILES, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
+def test_rendered_children_of_every_shipped_pool_are_free_of_argo_tracking(source: Path, tmp_path: Path) -> None:
+    # Argo CD stamps its tracking label and annotation on the pools it syncs; `noetl-operator render`
+    # must not pass them on, exactly as the operator applies.
+    pools = [document for document in yaml.safe_load_all(source.read_text()) if document]
+    for pool in pools:
+        metadata = pool.setdefault("metadata", {})
+        metadata.setdefault("labels", {})[TRACKING_LABEL] = "noetl-workerpool"
+        metadata.setdefault("annotations", {})[TRACKING_ANNOTATION] = "noetl-workerpool:noetl.io/NoetlWorkerPool:x"
+    tracked = tmp_path / source.name
+    tracked.write_text(yaml.safe_dump_all(pools))
+    rendered = subprocess.run(
+        [venv_tool("noetl-operator", "noetl-operator"), "render", "-f", str(tracked)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    children = [document for document in yaml.safe_load_all(rendered.stdout) if document]
+    assert children, f"render printed nothing for {source.name}"
+    for child in children:
+        assert TRACKING_LABEL not in yaml.safe_dump(child), f"{child['kind']} carries {TRACKING_LABEL}"
+        assert TRACKING_ANNOTATION not in yaml.safe_dump(child), f"{child['kind']} carries {TRACKING_ANNOTATION}"
