@@ -45,9 +45,9 @@ def ctx() -> MakeContext:
     return make_context
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def standin_url() -> Iterator[str]:
-    """A stand-in control plane (HTTP only) for this test module."""
+    """A stand-in control plane (HTTP only), shared by the tool tests (tests use unique names)."""
     from tests.support.standin import running_standin  # noqa: PLC0415 - only modules that need it pay for it
 
     with running_standin() as standin:
