@@ -42,6 +42,17 @@ class _Job:
     failed: set[str] = field(default_factory=set)
     results: dict[str, Any] = field(default_factory=dict)
     handled_commands: set[int | str] = field(default_factory=set)
+    # Dependency bookkeeping so each call.done costs O(its dependents), not O(job size).
+    unmet: dict[str, int] = field(default_factory=dict)
+    dependents: dict[str, list[str]] = field(default_factory=dict)
+    specs: dict[str, JobCommandSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for spec in self.spec.commands:
+            self.specs[spec.name] = spec
+            self.unmet[spec.name] = len(set(spec.after))
+            for parent in set(spec.after):
+                self.dependents.setdefault(parent, []).append(spec.name)
 
 
 def _step_result(payload: Mapping[str, Any]) -> Any:
@@ -72,7 +83,8 @@ class Engine:
         await self._server_events(
             job, [("playbook.initialized", spec.path), ("workflow.initialized", "workflow")], now, payload=init
         )
-        await self._issue_ready(job, triggered_by=None, trigger_step=None)
+        roots = [spec.name for spec in spec.commands if not spec.after]
+        await self._issue_all(job, roots, triggered_by=None, trigger_step=None)
         return self.view(job.execution_id)
 
     def view(self, execution_id: int) -> JobView:
@@ -126,7 +138,12 @@ class Engine:
                 return 0
             job.done.add(step)
             job.results[step] = _step_result(event.payload)
-            issued = await self._issue_ready(job, triggered_by=name, trigger_step=step)
+            ready = []
+            for child in job.dependents.get(step, ()):
+                job.unmet[child] -= 1
+                if job.unmet[child] == 0:
+                    ready.append(child)
+            issued = await self._issue_all(job, ready, triggered_by=name, trigger_step=step)
             if len(job.done) == len(job.spec.commands):
                 await self._complete(job)
             return issued
@@ -138,16 +155,13 @@ class Engine:
             await self._fail(job, f"command of step {step!r} failed: {event.error or 'command.failed'}")
         return 0
 
-    async def _issue_ready(self, job: _Job, *, triggered_by: str | None, trigger_step: str | None) -> int:
-        ready = [
-            spec
-            for spec in job.spec.commands
-            if spec.name not in job.issued and all(parent in job.done for parent in spec.after)
-        ]
-        for spec in ready:
-            record = await self._issue(job, spec, triggered_by=triggered_by, trigger_step=trigger_step)
+    async def _issue_all(
+        self, job: _Job, names: list[str], *, triggered_by: str | None, trigger_step: str | None
+    ) -> int:
+        for name in names:
+            record = await self._issue(job, job.specs[name], triggered_by=triggered_by, trigger_step=trigger_step)
             await self._publisher.publish(record, self._server_url())
-        return len(ready)
+        return len(names)
 
     async def _issue(
         self, job: _Job, spec: JobCommandSpec, *, triggered_by: str | None, trigger_step: str | None

@@ -38,6 +38,13 @@ class TestVariables:
         assert (await http.get(f"/api/vars/{EID}/a")).status_code == 404
         assert (await http.delete(f"/api/vars/{EID}")).json() == {"execution_id": EID, "deleted_count": 1}
 
+    async def test_numbers_come_back_exactly_as_sent(self, http: httpx.AsyncClient) -> None:
+        raw = b'{"variables": {"huge": 1180591620717411303424, "id": 770563436223660379, "f": 0.1}}'
+        await http.post("/api/vars/8", content=raw, headers={"content-type": "application/json"})
+        body = (await http.get("/api/vars/8/huge")).content
+        assert b'"value":1180591620717411303424' in body.replace(b" ", b"")
+        assert (await http.get("/api/vars/8/id")).json()["value"] == 770563436223660379
+
     async def test_same_name_overwrites(self, http: httpx.AsyncClient) -> None:
         await http.post("/api/vars/5", json={"variables": {"k": 1}})
         await http.post("/api/vars/5", json={"variables": {"k": 2}, "var_type": "computed"})

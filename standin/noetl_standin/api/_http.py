@@ -56,21 +56,20 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 
 async def read_json(request: Request) -> Any:
-    """The parsed JSON body, or a 422 saying why it is not JSON."""
+    """The parsed JSON body, or a 422 saying why it is not JSON.
+
+    Parsed with the stdlib, not orjson: orjson turns integers beyond 64 bits into floats, and the
+    stand-in must never change a client's numbers.
+    """
     raw = await request.body()
+    if not raw.strip():
+        raise HttpError(422, [_error("missing", ("body",), "Field required", None)])
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if not raw.strip():
-            raise HttpError(422, [_error("missing", ("body",), "Field required", None)]) from None
-        try:
-            # orjson refuses integers beyond 64 bits; the stdlib parses them (validation then rejects them).
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            pass
-        raise HttpError(
-            422, [_error("json_invalid", ("body", exc.pos), f"JSON decode error: {exc.msg}", None)]
-        ) from None
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HttpError(422, [_error("json_invalid", ("body", exc.pos), f"JSON decode error: {exc.msg}", None)]) from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, or nested deeper than the parser allows
+        raise HttpError(422, [_error("json_invalid", ("body",), f"JSON decode error: {exc}", None)]) from None
 
 
 def _error(kind: str, loc: tuple[Any, ...], msg: str, value: Any) -> dict[str, Any]:
