@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--sleep-commands", type=int, default=None, help="commands in the 100 ms run (400)")
     worker.add_argument("--duckdb-commands", type=int, default=None, help="commands in the duckdb run (400)")
     worker.add_argument("--result-commands", type=int, default=None, help="commands in the 1 MiB run (100)")
-    worker.add_argument("--profile", action="store_true", help="also profile each worker's noop run (pyinstrument)")
+    worker.add_argument(
+        "--profile",
+        action="store_true",
+        help="one more run per worker and scenario under pyinstrument (see --scenarios)",
+    )
 
     operator = argparse.ArgumentParser(add_help=False)
     operator.add_argument("--pools", type=int, default=None, help="pools timed create -> Ready (50)")

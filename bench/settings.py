@@ -95,7 +95,9 @@ class WorkerBenchSettings(BaseModel):
     idle_settle_s: float = Field(3.0, ge=0, description="Seconds a ready, idle process settles before idle RSS.")
     run_timeout_s: float = Field(180.0, gt=0, description="Give up on a run that has not completed by then.")
     sample_interval_s: float = Field(0.05, gt=0, le=1, description="psutil sampling period.")
-    profile: bool = Field(False, description="Also run each worker's noop throughput under pyinstrument.")
+    profile: bool = Field(
+        False, description="After each scenario, one more run of each worker under pyinstrument (not reported)."
+    )
 
     @field_validator("workers")
     @classmethod

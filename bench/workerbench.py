@@ -264,6 +264,26 @@ def _profile_argv(impl: WorkerCommand, path: Path) -> tuple[str, ...] | None:
     return None
 
 
+async def _profile(
+    services: Services, settings: WorkerBenchSettings, scenario: Scenario, index: int, notes: list[str]
+) -> int:
+    """An extra, unreported run of each worker under pyinstrument; returns the next run index."""
+    for impl in settings.workers:
+        path = settings.out_dir / f"profile-{scenario.name}-{impl.label}.txt"
+        argv = _profile_argv(impl, path)
+        if argv is None:
+            notes.append(f"profile: {impl.label} is not a 'python -m' command; not profiled")
+            continue
+        index += 1
+        try:
+            await run_one(services, settings, scenario, impl, index, argv=argv)
+        except BenchError as error:
+            notes.append(f"profile of {impl.label} in {scenario.name} failed: {error}")
+        else:
+            notes.append(f"profile of {impl.label} in {scenario.name}: {path}")
+    return index
+
+
 async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
     """Run the selected scenarios for the bare loop and every implementation; return the report."""
     started = time.time()
@@ -289,19 +309,8 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
                     continue
                 print(f" {run.commands_per_s:8.1f} cmd/s", file=sys.stderr)
                 runs.append(run)
-            if settings.profile and scenario.name == "noop":
-                for impl in settings.workers:
-                    path = settings.out_dir / f"profile-{impl.label}-noop.txt"
-                    argv = _profile_argv(impl, path)
-                    if argv is None:
-                        notes.append(f"profile: {impl.label} is not a 'python -m' command; not profiled")
-                        continue
-                    index += 1
-                    try:
-                        await run_one(services, settings, scenario, impl, index, argv=argv)
-                        notes.append(f"profile of {impl.label} (noop): {path}")
-                    except BenchError as error:
-                        notes.append(f"profile of {impl.label} failed: {error}")
+            if settings.profile:
+                index = await _profile(services, settings, scenario, index, notes)
     labels = [w.label for w in settings.workers]
     return WorkerReport(
         started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),

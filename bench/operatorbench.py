@@ -1,0 +1,304 @@
+"""``python -m bench operator``: the operator's reconcile cost on a real API server (envtest).
+
+Three phases, each with ``noetl-operator run`` as its own process (so its CPU and RSS are the kernel's
+figures) watching one namespace of its own:
+
+1. **create → Ready**: pools created one at a time; each timed from the create call to the first watch
+   event showing ``Ready=True`` (children applied, the Deployment controller's answer seen, status written).
+2. **cold start**: ``cold_pools`` pools exist before the operator starts; timed from process start until
+   every one of them shows ``Ready=True``.
+3. **idle**: with those pools reconciled and nothing changing, the operator's CPU over ``idle_window_s``
+   (its resync timer keeps running — that is the steady-state cost being measured).
+
+The pools are the cheapest kind that can be Ready without nodes: ``autoscaling.enabled: false`` with
+``replicas: 0`` (a Deployment with no pods is Available) and a ``managed`` consumer on a real nats-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import kubernetes.watch
+import yaml
+from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
+
+from bench.machine import describe_machine
+from bench.procs import MIB, BenchError, SupervisedProcess
+from bench.results import OperatorReport, TargetCheck
+from bench.settings import OperatorBenchSettings
+from bench.stats import summarize
+
+__all__ = ["run_operator_bench"]
+
+REPO = Path(__file__).resolve().parents[1]
+CRD_PATH = REPO / "crds" / "noetl.io_noetlworkerpools.yaml"
+GROUP, VERSION, PLURAL = "noetl.io", "v1alpha1", "noetlworkerpools"
+READY_P95_S = 1.0
+COLD_START_S = 60.0
+IDLE_CPU_SHARE = 0.02
+RSS_MIB = 150.0
+
+
+def _pool(name: str, namespace: str, nats_url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "NoetlWorkerPool",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "image": {"tag": "0.1.0"},
+            "autoscaling": {"enabled": False},
+            "replicas": 0,
+            "nats": {"url": nats_url},
+            "consumer": {"durableName": f"bench_{namespace}_{name}".replace("-", "_"), "management": "managed"},
+        },
+    }
+
+
+def _is_ready(obj: Mapping[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+class ReadyWatch:
+    """Records, from a watch on one namespace, when each pool was first seen ``Ready=True``."""
+
+    def __init__(self, api: kubernetes.client.ApiClient, namespace: str) -> None:
+        self.api = kubernetes.client.CustomObjectsApi(api)
+        self.namespace = namespace
+        self.ready_at: dict[str, float] = {}
+        self.changed = threading.Condition()
+        self._watch = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+        self._thread = threading.Thread(target=self._run, name=f"watch-{namespace}", daemon=True)
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> ReadyWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._watch.stop()  # type: ignore[no-untyped-call]
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            for event in self._watch.stream(  # type: ignore[no-untyped-call]
+                self.api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL, timeout_seconds=600
+            ):
+                obj = event["object"]
+                name = obj["metadata"]["name"]
+                if name not in self.ready_at and _is_ready(obj):
+                    with self.changed:
+                        self.ready_at[name] = time.time()
+                        self.changed.notify_all()
+        except Exception as error:
+            self.error = error
+            with self.changed:
+                self.changed.notify_all()
+
+    def wait(self, names: set[str], deadline: float) -> set[str]:
+        """Block until every name is Ready or the monotonic ``deadline`` passes; return those not Ready."""
+        with self.changed:
+            while not names <= self.ready_at.keys():
+                if self.error is not None:
+                    raise BenchError(f"watch on {self.namespace} failed: {self.error}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.changed.wait(min(remaining, 0.5))
+            return names - self.ready_at.keys()
+
+
+def _install_crd(api: kubernetes.client.ApiClient) -> None:
+    extensions = kubernetes.client.ApiextensionsV1Api(api)
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    extensions.create_custom_resource_definition(crd)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = extensions.read_custom_resource_definition(crd["metadata"]["name"]).status
+        conditions = (status.conditions if status is not None else None) or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            return
+        time.sleep(0.1)
+    raise BenchError("the NoetlWorkerPool CRD did not become Established within 30 s")
+
+
+def _namespace(api: kubernetes.client.ApiClient, name: str) -> None:
+    kubernetes.client.CoreV1Api(api).create_namespace(
+        kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name))
+    )
+
+
+@contextlib.contextmanager
+def _operator(kubeconfig: Path, namespace: str, log_path: Path, interval: float) -> Iterator[SupervisedProcess]:
+    port = free_port()
+    process = SupervisedProcess(
+        f"operator[{namespace}]",
+        [
+            sys.executable,
+            "-m",
+            "noetl_operator.cli",
+            "run",
+            "--standalone",
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--liveness",
+            f"http://127.0.0.1:{port}/healthz",
+        ],
+        dict(os.environ),
+        log_path,
+        interval,
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _create(custom: kubernetes.client.CustomObjectsApi, body: dict[str, Any]) -> None:
+    namespace = body["metadata"]["namespace"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+
+def _phase_create_to_ready(
+    api: kubernetes.client.ApiClient, settings: OperatorBenchSettings, kubeconfig: Path, nats: NatsServer
+) -> tuple[list[float], float]:
+    namespace = "bench-create"
+    _namespace(api, namespace)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    latencies: list[float] = []
+    with (
+        _operator(
+            kubeconfig, namespace, settings.out_dir / "logs" / "operator-create.log", settings.sample_interval_s
+        ) as operator,
+        ReadyWatch(api, namespace) as watch,
+    ):
+        # A first pool absorbs the operator's start-up (login, CRD discovery, watch setup) and is not timed.
+        _create(custom, _pool("warmup", namespace, nats.url))
+        if watch.wait({"warmup"}, time.monotonic() + settings.cold_timeout_s):
+            operator.check_alive()
+            raise BenchError(f"the warm-up pool never became Ready: {operator.log_tail()}")
+        for index in range(settings.pools):
+            name = f"pool-{index:03d}"
+            created = time.time()
+            _create(custom, _pool(name, namespace, nats.url))
+            if watch.wait({name}, time.monotonic() + settings.ready_timeout_s):
+                operator.check_alive()
+                raise BenchError(f"pool {name} not Ready after {settings.ready_timeout_s:.0f} s")
+            latencies.append(watch.ready_at[name] - created)
+        operator.check_alive()
+        assert operator.monitor is not None
+        peak = operator.monitor.peak_rss() / MIB
+    return latencies, peak
+
+
+def _phase_cold_and_idle(
+    api: kubernetes.client.ApiClient, settings: OperatorBenchSettings, kubeconfig: Path, nats: NatsServer
+) -> tuple[float, float, float]:
+    namespace = "bench-cold"
+    _namespace(api, namespace)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    names = {f"pool-{index:03d}" for index in range(settings.cold_pools)}
+    for name in sorted(names):
+        _create(custom, _pool(name, namespace, nats.url))
+    with ReadyWatch(api, namespace) as watch:
+        started = time.time()
+        with _operator(
+            kubeconfig, namespace, settings.out_dir / "logs" / "operator-cold.log", settings.sample_interval_s
+        ) as operator:
+            missing = watch.wait(names, time.monotonic() + settings.cold_timeout_s)
+            operator.check_alive()
+            if missing:
+                raise BenchError(
+                    f"cold start: {len(missing)} of {len(names)} pools not Ready after {settings.cold_timeout_s:.0f} s"
+                )
+            cold = max(watch.ready_at.values()) - started
+            # Let the tail of the start-up (status patches, events) settle before the idle window opens.
+            time.sleep(2.0)
+            assert operator.monitor is not None
+            idle_start = time.time()
+            time.sleep(settings.idle_window_s)
+            operator.monitor.sample()
+            idle_end = time.time()
+            idle = operator.monitor.cpu_between(idle_start, idle_end) / (idle_end - idle_start)
+            peak = operator.monitor.peak_rss() / MIB
+    return cold, idle, peak
+
+
+def _check(target: str, threshold: str, measured: str, met: bool) -> TargetCheck:
+    return TargetCheck(
+        implementation="operator",
+        target=target,
+        threshold=threshold,
+        measured=measured,
+        status="met" if met else "missed",
+    )
+
+
+def _measure(settings: OperatorBenchSettings) -> OperatorReport:
+    # The launcher lives with the test support code: one envtest for the suite, the e2e tier and this.
+    from tests.support.envtest import find_assets, start_envtest  # noqa: PLC0415
+
+    started = time.time()
+    assets = find_assets()
+    if assets is None:
+        raise BenchError("envtest assets are not built: run scripts/envtest-assets (see docs/testing.md)")
+    with running_nats_server() as nats, start_envtest(assets) as cluster, cluster.api_client() as api:
+        _install_crd(api)
+        latencies, create_peak = _phase_create_to_ready(api, settings, cluster.kubeconfig_path, nats)
+        cold, idle, cold_peak = _phase_cold_and_idle(api, settings, cluster.kubeconfig_path, nats)
+        machine = describe_machine(nats.binary)
+    ready = summarize(latencies)
+    assert ready is not None
+    peak = max(create_peak, cold_peak)
+    targets = [
+        _check(
+            "pool create -> Ready, p95",
+            f"<= {READY_P95_S:.0f} s",
+            f"{ready.p95_ms:.0f} ms",
+            ready.p95_ms <= 1000 * READY_P95_S,
+        ),
+        _check(
+            f"cold start, {settings.cold_pools} pools reconciled",
+            f"<= {COLD_START_S:.0f} s",
+            f"{cold:.1f} s",
+            cold <= COLD_START_S,
+        ),
+        _check(
+            f"idle CPU with {settings.cold_pools} pools",
+            f"<= {IDLE_CPU_SHARE:.0%} of a core",
+            f"{idle:.2%}",
+            idle <= IDLE_CPU_SHARE,
+        ),
+        _check("operator peak RSS", f"<= {RSS_MIB:.0f} MiB", f"{peak:.1f} MiB", peak <= RSS_MIB),
+    ]
+    return OperatorReport(
+        started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        duration_s=time.time() - started,
+        machine=machine,
+        settings=settings.model_dump(mode="json"),
+        create_to_ready=ready,
+        cold_start_s=cold,
+        cold_start_pools=settings.cold_pools,
+        idle_cpu_share=idle,
+        peak_rss_mib=peak,
+        targets=targets,
+    )
+
+
+async def run_operator_bench(settings: OperatorBenchSettings) -> OperatorReport:
+    """Run the three phases (blocking Kubernetes calls, so off the event loop)."""
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    return await asyncio.to_thread(_measure, settings)
