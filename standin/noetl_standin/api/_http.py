@@ -67,7 +67,9 @@ async def read_json(request: Request) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise HttpError(422, [_error("json_invalid", ("body", exc.pos), f"JSON decode error: {exc.msg}", None)]) from None
+        raise HttpError(
+            422, [_error("json_invalid", ("body", exc.pos), f"JSON decode error: {exc.msg}", None)]
+        ) from None
     except (ValueError, RecursionError) as exc:  # not UTF-8, or nested deeper than the parser allows
         raise HttpError(422, [_error("json_invalid", ("body",), f"JSON decode error: {exc}", None)]) from None
 
