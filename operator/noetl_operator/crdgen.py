@@ -3,8 +3,8 @@
 The OpenAPI schema is built per model from pydantic's JSON schema, then made *structural* as the API
 server requires: ``$ref`` inlined, ``anyOf [X, null]`` collapsed to ``X`` (an absent field is the null),
 free-form maps marked ``x-kubernetes-preserve-unknown-fields``, titles dropped. Defaults come from the
-models, including ``default_factory`` ones (serialised without their own defaults, so a ``{}`` default
-lets the API server cascade the nested defaults exactly as pydantic does).
+models, including ``default_factory`` ones, serialised in full: the API server validates a default
+against the object's CEL rules as written, without first applying the nested defaults.
 """
 
 from __future__ import annotations
@@ -81,12 +81,12 @@ def _field_default(field: FieldInfo) -> Any:
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
         if isinstance(value, BaseModel):
-            return value.model_dump(by_alias=True, mode="json", exclude_defaults=True)
+            return value.model_dump(by_alias=True, mode="json", exclude_none=True)
         return value
     if field.default is PydanticUndefined or field.default is None:
         return None
     if isinstance(field.default, BaseModel):
-        return field.default.model_dump(by_alias=True, mode="json", exclude_defaults=True)
+        return field.default.model_dump(by_alias=True, mode="json", exclude_none=True)
     return getattr(field.default, "value", field.default)
 
 
@@ -142,7 +142,8 @@ def build_crd() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "API version of the object."},
             "kind": {"type": "string", "description": "Kind of the object."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # The API server forbids anything but `type` on metadata (name/generateName rules live in CEL above).
+            "metadata": {"type": "object"},
             "spec": model_schema(NoetlWorkerPoolSpec),
             "status": model_schema(PoolStatus),
         },

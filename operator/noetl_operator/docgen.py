@@ -46,7 +46,8 @@ def _type(node: dict[str, Any]) -> str:
 
 
 def _default(node: dict[str, Any]) -> str:
-    if "default" not in node or node["default"] in ({}, []):
+    # An object's default is the sum of its fields' defaults, which have rows of their own.
+    if "default" not in node or node["default"] in ({}, []) or node.get("properties"):
         return ""
     return f"`{json.dumps(node['default'], separators=(',', ':'))}`"
 
