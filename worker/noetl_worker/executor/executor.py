@@ -86,18 +86,16 @@ class CommandExecutor:
             log, execution_id=ident.execution_id, command_id=ident.command_id, step=ident.step, scrubber=scrubber
         )
         tool_deadline = time.monotonic() + self.command_timeout
-        try:
-            await self.client.post_batch(
-                server_url, ident.execution_id, started_batch(ident),
-                deadline=time.monotonic() + min(_STARTED_BATCH_BUDGET, self.outcome_hold),
-            )  # fmt: skip
-        except ControlPlaneError as exc:
-            # The terminal batch still carries the outcome; the server accepts it without command.started.
-            clog.warning(f"could not report command.started: {exc}")
-
+        # The first batch only marks the command as running: send it while the tool runs (one round trip
+        # off the critical path), and wait for it before the outcome so the server sees them in order.
+        reporting = asyncio.get_running_loop().create_task(self._report_started(ident, server_url, clog))
         started = time.perf_counter()
-        verdict, scrubber, clog = await self._run(command, ident, server_url, tool_deadline, clog)
-        self.metrics.dispatch_duration.labels(tool_kind=ident.kind).observe(time.perf_counter() - started)
+        try:
+            verdict, scrubber, clog = await self._run(command, ident, server_url, tool_deadline, clog)
+            self.metrics.dispatch_duration.labels(tool_kind=ident.kind).observe(time.perf_counter() - started)
+            await reporting
+        finally:
+            reporting.cancel()
         if not verdict.ok:
             self.metrics.dispatch_errors.labels(tool_kind=ident.kind).inc()
 
@@ -133,6 +131,16 @@ class CommandExecutor:
             "command finished", extra={"status": "COMPLETED" if verdict.ok else "FAILED", "tool_kind": ident.kind}
         )
         return ExecutionOutcome(delivered=True, failed=not verdict.ok, error=error)
+
+    async def _report_started(self, ident: CommandIdentity, server_url: str, clog: CommandLogger) -> None:
+        try:
+            await self.client.post_batch(
+                server_url, ident.execution_id, started_batch(ident),
+                deadline=time.monotonic() + min(_STARTED_BATCH_BUDGET, self.outcome_hold),
+            )  # fmt: skip
+        except ControlPlaneError as exc:
+            # The terminal batch still carries the outcome; the server accepts it without command.started.
+            clog.warning(f"could not report command.started: {exc}")
 
     async def report_unrunnable(self, ident: CommandIdentity, server_url: str, error: str) -> ExecutionOutcome:
         """Fail a claimed command that cannot even be decoded: ``call.error`` + ``command.failed``."""
