@@ -1,0 +1,85 @@
+"""The harness end to end with tiny sizes: real nats-server, the stand-in, the bare loop and the worker.
+
+This proves the benchmark runs (CI keeps it working); its figures are not meant to be read — speed targets
+are judged by ``python -m bench`` on a quiet machine, never by timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_quick_worker_run_measures_the_bare_loop_and_the_worker_side_by_side(tmp_path: Path) -> None:
+    done = bench("worker", "--quick", "--scenarios", "noop,latency", "--out", str(tmp_path), "--json")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert json.loads((tmp_path / "worker.json").read_text()) == report
+    runs = {(r["scenario"], r["implementation"]): r for r in report["runs"]}
+    assert set(runs) == {(s, i) for s in ("noop", "latency") for i in ("bareloop", "worker")}
+    for run in runs.values():
+        # Counted from the control plane's event log: every command completed, none failed.
+        assert run["completed"] == run["commands"] > 0
+        assert run["failed"] == 0
+        assert run["commands_per_s"] > 0
+        # At least claim + two event batches per command, all served by the stand-in.
+        assert run["requests_per_command"] >= 3
+        assert run["requests_by_route"]["POST /api/commands/{event_id}/claim"] >= run["commands"]
+        assert run["worker"]["cpu_s"] > 0
+    for impl in ("bareloop", "worker"):
+        latency = runs[("latency", impl)]
+        assert latency["claim_latency"]["count"] == latency["commands"]
+        assert 0 < latency["claim_latency"]["p50_ms"] <= latency["complete_latency"]["p50_ms"]
+        assert latency["idle_rss_mib"] > 0
+    assert {(r["metric"], r["implementation"]) for r in report["ratios"] if r["scenario"] == "noop"} >= {
+        ("throughput", "worker"),
+        ("cpu_per_command", "worker"),
+    }
+    statuses = {t["target"]: t["status"] for t in report["targets"]}
+    assert statuses["idle RSS"] in {"met", "missed"}
+    assert report["machine"]["logical_cpus"] >= 1
+
+
+def test_an_unknown_scenario_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    done = bench("worker", "--scenarios", "noop,warp", "--out", str(tmp_path), timeout=30)
+
+    assert done.returncode == 2
+    assert "unknown warp" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "worker.json").exists()
+
+
+def test_a_worker_command_that_cannot_start_is_named_in_a_one_line_error(tmp_path: Path) -> None:
+    done = bench(
+        "worker",
+        "--quick",
+        "--scenarios",
+        "noop",
+        "--no-default-worker",
+        "--worker-cmd",
+        "ghost=/nonexistent/noetl-worker",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [r["implementation"] for r in report["runs"]] == ["bareloop"]
+    assert any("ghost" in note and "/nonexistent/noetl-worker" in note for note in report["notes"])
+    assert "Traceback" not in done.stderr
