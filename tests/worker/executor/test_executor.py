@@ -7,10 +7,12 @@ does; everything else — claim, events, result store, variables — is the stan
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
+import pyarrow as pa
 import pytest
 from noetl_standin.admin import StandinAdmin
 from noetl_wire.commands import ClaimedCommand
@@ -27,7 +29,8 @@ from tests.support.standin import StandinProcess, running_standin
 
 pytestmark = pytest.mark.integration
 
-BIG = {"rows": [{"i": i, "text": "x" * 100} for i in range(1500)], "count": 1500}
+BIG = {"items": [{"i": i, "text": "x" * 100} for i in range(1500)], "count": 1500}
+TABLE = {"rows": [{"i": i, "text": "x" * 100} for i in range(1500)], "count": 1500}
 
 
 class EchoTool:
@@ -123,6 +126,20 @@ async def test_a_result_over_the_budget_goes_to_the_result_store(
         stored = await http.get(f"{standin.url}/api/result/resolve", params={"ref": reference["ref"]})
     assert stored.json() == BIG
     assert client.metrics.registry.get_sample_value("noetl_worker_result_store_put_bytes_total") > INLINE_BUDGET_BYTES
+
+
+async def test_a_large_table_is_stored_as_arrow_ipc(
+    admin: StandinAdmin, client: ControlPlaneClient, standin: StandinProcess
+) -> None:
+    command = await claim(admin, client, standin, "echo", {"data": TABLE})
+    assert (await executor(client).execute(command, standin.url)).delivered
+    reference = (await terminal_events(admin, command.execution_id))["call.done"]["payload"]["result"]["reference"]
+    assert reference["meta"]["media_type"] == "application/vnd.apache.arrow.stream"
+    async with httpx.AsyncClient() as http:
+        stored = (await http.get(f"{standin.url}/api/result/resolve", params={"ref": reference["ref"]})).json()
+    table = pa.ipc.open_stream(base64.b64decode(stored["data"])).read_all()
+    assert table.num_rows == 1500
+    assert table.column("i")[1499].as_py() == 1499
 
 
 async def test_the_command_timeout_cancels_the_tool_and_reports_why(

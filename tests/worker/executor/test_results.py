@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+
+import pyarrow as pa
 import pytest
 from noetl_worker.executor.results import (
+    ARROW_MEDIA_TYPE,
     INLINE_BUDGET_BYTES,
     ResultTooLargeError,
     json_size,
     scalar_summary,
     shape_result,
+    tabular_rows,
 )
 from noetl_worker.jsontypes import JSONObject, JSONValue
 
@@ -74,3 +79,45 @@ async def test_data_exactly_at_the_budget_stays_inline_and_one_byte_more_is_stor
 async def test_a_result_too_large_to_store_fails_instead_of_being_truncated() -> None:
     with pytest.raises(ResultTooLargeError, match="exceeds the inline budget"):
         await shape_result({"rows": ["x" * INLINE_BUDGET_BYTES]}, "COMPLETED", Store(fail=True))
+
+
+async def test_tabular_data_over_the_budget_is_stored_as_arrow_ipc() -> None:
+    store = Store()
+    rows = [{"id": i, "score": i / 2, "ok": i % 2 == 0, "name": f"row-{i}" * 20, "tags": [i]} for i in range(1000)]
+    data = {"columns": ["id", "score", "ok", "name", "tags"], "rows": rows, "row_count": 1000}
+    shaped = await shape_result(data, "COMPLETED", store)
+    (envelope,) = store.stored
+    assert isinstance(envelope, dict)
+    assert envelope["media_type"] == ARROW_MEDIA_TYPE
+    assert envelope["row_count"] == 1000
+    table = pa.ipc.open_stream(base64.b64decode(str(envelope["data"]))).read_all()
+    assert table.schema.types == [pa.int64(), pa.float64(), pa.bool_(), pa.string(), pa.string()]
+    assert table.column("tags")[3].as_py() == "[3]"
+    assert table.column("score")[3].as_py() == 1.5
+    assert int(str(envelope["byte_length"])) < json_size(data)  # smaller than the JSON rows
+    meta = shaped.result["reference"]["meta"]  # type: ignore[index,call-overload]
+    assert meta["media_type"] == ARROW_MEDIA_TYPE
+    assert meta["row_count"] == 1000
+    assert meta["schema_digest"] == "arrow"
+    assert shaped.result["context"] == {"row_count": 1000}
+
+
+async def test_a_tool_table_is_encoded_as_is() -> None:
+    store = Store()
+    table = pa.table({"n": list(range(20000))})
+    shaped = await shape_result(
+        {"rows": [[n] for n in range(20000)], "columns": ["n"]}, "COMPLETED", store, table=table
+    )
+    (envelope,) = store.stored
+    assert isinstance(envelope, dict)
+    assert envelope["columns"] == ["n"]
+    assert envelope["row_count"] == 20000
+    assert shaped.result["reference"]["meta"]["row_count"] == 20000  # type: ignore[index,call-overload]
+
+
+def test_tabular_detection_follows_the_seed() -> None:
+    assert tabular_rows({"rows": [{"a": 1}]}) == (["a"], [{"a": 1}])
+    assert tabular_rows({"data": {"columns": ["x"], "rows": [[1]]}}) == (["x"], [[1]])
+    assert tabular_rows({"rows": []}) is None
+    assert tabular_rows({"rows": [[1, 2]]}) is None  # positional rows need column names
+    assert tabular_rows([1, 2]) is None

@@ -53,6 +53,7 @@ class _Verdict:
     data: JSONValue
     error: str | None = None
     exit_status: str = "COMPLETED"
+    table: Any = None
 
 
 class CommandExecutor:
@@ -108,7 +109,7 @@ class CommandExecutor:
         error = scrubber.text(verdict.error) if verdict.error is not None else None
         shaped: ShapedResult
         try:
-            shaped = await shape_result(data, "COMPLETED" if verdict.ok else "FAILED", store)
+            shaped = await shape_result(data, "COMPLETED" if verdict.ok else "FAILED", store, table=verdict.table)
         except Exception as exc:
             error = scrubber.text(str(exc))
             verdict = _Verdict(False, None, error)
@@ -218,7 +219,7 @@ class CommandExecutor:
                     response[key] = value
             return _Verdict(False, response, error)
         if not prepared.cases:
-            return _Verdict(True, result.data)
+            return _Verdict(True, result.data, table=result.table)
         identity: dict[str, Any] = {
             "execution_id": ident.execution_id, "step": ident.step, "server_url": server_url,
             "worker_id": self.worker_id, "command_id": ident.command_id,
@@ -226,9 +227,9 @@ class CommandExecutor:
         try:
             action = evaluate_cases(prepared.cases, result.data, prepared.variables, identity)
             if action is None or action.kind in ("continue", "goto", "retry"):
-                return _Verdict(True, result.data)
+                return _Verdict(True, result.data, table=result.table)
             if action.kind == "exit":
-                return _Verdict(True, result.data, exit_status=action.status)
+                return _Verdict(True, result.data, exit_status=action.status, table=result.table)
             if action.kind == "fail":
                 return _Verdict(False, result.data, f"Case evaluation failed: {action.message}")
             # set_var: the only remaining action.
@@ -239,7 +240,7 @@ class CommandExecutor:
             )  # fmt: skip
         except Exception as exc:
             return _Verdict(False, result.data, f"Case evaluation failed: {_error_text(exc)}")
-        return _Verdict(True, result.data)
+        return _Verdict(True, result.data, table=result.table)
 
 
 def _error_text(exc: BaseException) -> str:

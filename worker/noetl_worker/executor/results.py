@@ -6,19 +6,37 @@
 - ``result`` (what the server persists) is reference-only: ``{status, context?, reference?}`` where
   ``context`` keeps only the scalar top-level fields of the data, as the server's own worker does
   (``{"items": [...]}`` → no context).
+- Tabular data over the budget (a tool's Arrow table, or ``{"columns"?, "rows": [...]}`` as the seed
+  detects it) is stored as Arrow IPC stream bytes — far smaller than JSON rows — in a JSON envelope
+  ``{"format": "arrow_ipc_stream", "media_type", "encoding": "base64", "row_count", "columns", "data"}``;
+  the reference's ``meta`` then says ``media_type: application/vnd.apache.arrow.stream``, ``row_count``
+  and ``schema_digest: "arrow"``. pyarrow is imported only on this path.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 
-__all__ = ["INLINE_BUDGET_BYTES", "ResultTooLargeError", "ShapedResult", "json_size", "scalar_summary", "shape_result"]
+__all__ = [
+    "ARROW_MEDIA_TYPE",
+    "INLINE_BUDGET_BYTES",
+    "ResultTooLargeError",
+    "ShapedResult",
+    "arrow_envelope",
+    "json_size",
+    "scalar_summary",
+    "shape_result",
+    "tabular_rows",
+]
 
 INLINE_BUDGET_BYTES = 100 * 1024
+ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 Store = Callable[[JSONValue], Awaitable[JSONObject]]
 
@@ -45,6 +63,76 @@ def scalar_summary(data: JSONValue) -> JSONObject | None:
     return summary or None
 
 
+def tabular_rows(data: JSONValue) -> tuple[list[str], list[Any]] | None:
+    """``(columns, rows)`` when ``data`` (or ``data["data"]``) carries a non-empty ``rows`` array, as the seed
+    detects tabular results: column names from ``columns``, else the keys of the first object row."""
+    holder = data
+    if isinstance(holder, dict) and not isinstance(holder.get("rows"), list) and isinstance(holder.get("data"), dict):
+        holder = holder["data"]
+    if not isinstance(holder, dict):
+        return None
+    rows = holder.get("rows")
+    if not isinstance(rows, list) or not rows:
+        return None
+    columns = holder.get("columns")
+    if isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns):
+        return [str(c) for c in columns], rows
+    if isinstance(rows[0], dict) and rows[0]:
+        return [str(k) for k in rows[0]], rows
+    return None
+
+
+def _column_values(columns: list[str], rows: list[Any]) -> dict[str, list[Any]]:
+    values: dict[str, list[Any]] = {name: [] for name in columns}
+    for row in rows:
+        for index, name in enumerate(columns):
+            if isinstance(row, dict):
+                values[name].append(row.get(name))
+            elif isinstance(row, list | tuple):
+                values[name].append(row[index] if index < len(row) else None)
+            else:
+                values[name].append(None)
+    return values
+
+
+def _arrow_array(values: list[Any]) -> Any:
+    import pyarrow as pa  # noqa: PLC0415 - heavy; only large tabular results need it
+
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pa.array(values, type=pa.bool_())
+    if present and all(isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63 for v in present):
+        return pa.array(values, type=pa.int64())
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+    texts = [None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values]
+    return pa.array(texts, type=pa.string())
+
+
+def arrow_envelope(table: Any = None, *, columns: list[str] | None = None, rows: list[Any] | None = None) -> JSONObject:
+    """Encode a ``pyarrow.Table`` (or columns + rows) as one Arrow IPC stream, wrapped for the JSON store."""
+    import pyarrow as pa  # noqa: PLC0415 - heavy; only large tabular results need it
+
+    if table is None:
+        if columns is None or rows is None:
+            raise ValueError("arrow_envelope needs a table, or columns and rows")
+        values = _column_values(columns, rows)
+        table = pa.table({name: _arrow_array(column) for name, column in values.items()})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    payload = sink.getvalue().to_pybytes()
+    return {
+        "format": "arrow_ipc_stream",
+        "media_type": ARROW_MEDIA_TYPE,
+        "encoding": "base64",
+        "row_count": table.num_rows,
+        "byte_length": len(payload),
+        "columns": list(table.column_names),
+        "data": base64.b64encode(payload).decode(),
+    }
+
+
 def _reference(stored: JSONObject, size: int) -> JSONObject:
     reference: JSONObject = {
         "kind": "result_ref",
@@ -64,9 +152,12 @@ def _reference(stored: JSONObject, size: int) -> JSONObject:
 
 
 async def shape_result(
-    data: JSONValue, status: str, store: Store, *, budget: int = INLINE_BUDGET_BYTES
+    data: JSONValue, status: str, store: Store, *, budget: int = INLINE_BUDGET_BYTES, table: Any = None
 ) -> ShapedResult:
-    """Shape already-scrubbed ``data`` for ``call.done``/``call.error`` (``status`` COMPLETED or FAILED)."""
+    """Shape already-scrubbed ``data`` for ``call.done``/``call.error`` (``status`` COMPLETED or FAILED).
+
+    ``table`` is the tool's optional ``pyarrow.Table`` of the same result (used only over the budget).
+    """
     result: JSONObject = {"status": status}
     summary = scalar_summary(data)
     if summary is not None and json_size(summary) <= budget:
@@ -74,12 +165,29 @@ async def shape_result(
     size = json_size(data)
     if size <= budget:
         return ShapedResult(data, result)
+    tabular = tabular_rows(data) if table is None else None
+    envelope = (
+        arrow_envelope(table)
+        if table is not None
+        else arrow_envelope(columns=tabular[0], rows=tabular[1])
+        if tabular is not None
+        else None
+    )
     try:
-        stored = await store(data)
+        stored = await store(data if envelope is None else envelope)
     except Exception as exc:
         raise ResultTooLargeError(
             f"result of {size} bytes exceeds the inline budget of {budget} bytes and could not be stored: {exc}"
         ) from exc
     reference = _reference(stored, size)
+    if envelope is not None:
+        meta = reference["meta"]
+        assert isinstance(meta, dict)
+        meta.update(
+            media_type=ARROW_MEDIA_TYPE,
+            schema_digest="arrow",
+            row_count=envelope["row_count"],
+            bytes=envelope["byte_length"],
+        )
     result["reference"] = reference
     return ShapedResult(reference, result)
