@@ -1,4 +1,4 @@
-"""The e2e suite's harness against a real API server, and its clean skip when no cluster is configured.
+"""The e2e suite's harness against a real API server.
 
 The kubeconfig backend is the one the kind run uses; here it drives the envtest API server, with no
 operator running, so each Cluster method is checked on its own: pools are created, updated, read and
@@ -8,8 +8,6 @@ deleted, children are found by the pool label, pods are listed and killed.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,8 +19,9 @@ from noetl_operator.builders.meta import LABEL_POOL
 from e2e.harness.cluster import Cluster, connect
 from e2e.harness.pools import pool_manifest, worker_selector
 from e2e.harness.settings import E2ESettings
-from tests.shipping.dockerfiles import REPO_ROOT
 from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+
+pytestmark = pytest.mark.envtest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The NoetlWorkerPool kind with an open schema: only the harness is under test here. Whether a real API
@@ -93,7 +92,6 @@ def cluster(envtest: EnvtestCluster) -> Iterator[Cluster]:
         yield connected
 
 
-@pytest.mark.envtest
 def test_pools_are_created_updated_read_and_deleted(cluster: Cluster) -> None:
     settings = E2ESettings(namespace=cluster.namespace)
     cluster.apply_pool(pool_manifest("harness", settings, replicas=1))
@@ -112,7 +110,6 @@ def test_pools_are_created_updated_read_and_deleted(cluster: Cluster) -> None:
     cluster.delete_pool("harness")  # deleting what is gone is not an error
 
 
-@pytest.mark.envtest
 def test_children_and_pods_are_found_by_the_pool_label(cluster: Cluster, envtest: EnvtestCluster) -> None:
     labels = {LABEL_POOL: "labelled"}
     with envtest.api_client() as api:
@@ -148,27 +145,3 @@ def wait_for_default_account(core: kubernetes.client.CoreV1Api, namespace: str) 
         if time.monotonic() > deadline:
             pytest.fail(f"namespace {namespace} got no default ServiceAccount within 30 s")
         time.sleep(0.1)
-
-
-@pytest.mark.unit
-def test_an_unknown_backend_is_named_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"NOETL_E2E_BACKEND='podman' is not a known backend \(known: kubeconfig\)"):
-        connect(E2ESettings(backend="podman"))
-
-
-@pytest.mark.unit
-def test_the_suite_skips_in_one_line_without_a_cluster() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NOETL_E2E_")}
-    env.pop("CI", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "e2e/tests", "-q", "-rs", "-p", "no:cacheprovider"],
-        check=False,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "failed" not in result.stdout
-    assert "no cluster configured: set NOETL_E2E_KUBECONFIG (e2e/kind/run.sh does)" in result.stdout
-    assert " skipped" in result.stdout.splitlines()[-1]
