@@ -55,8 +55,21 @@ workdir="$(mktemp -d)"
 kubeconfig="$workdir/kubeconfig"
 export KUBECONFIG="$kubeconfig"
 
+# On failure, print what usually explains it before the cluster goes away.
+diagnose() {
+  [ -s "$kubeconfig" ] || return 0
+  echo "run.sh: failed; cluster state follows" >&2
+  kubectl get pods --all-namespaces -o wide >&2 || true
+  kubectl -n noetl get noetlworkerpools,deployments,scaledobjects,hpa -o wide >&2 || true
+  kubectl -n noetl get noetlworkerpools -o yaml >&2 || true
+  kubectl -n noetl-system logs deployment/noetl-operator --tail=100 >&2 || true
+  kubectl -n noetl logs deployment/noetl-standin --tail=50 >&2 || true
+  kubectl get events --all-namespaces --sort-by=.lastTimestamp 2>/dev/null | tail -n 40 >&2 || true
+}
+
 cleanup() {
   status=$?
+  [ "$status" -eq 0 ] || diagnose
   if [ "$keep" -eq 1 ]; then
     echo "run.sh: cluster kept: export KUBECONFIG=$kubeconfig   (delete: kind delete cluster --name $CLUSTER_NAME)" >&2
   else

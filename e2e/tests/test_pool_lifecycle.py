@@ -1,4 +1,5 @@
-"""A worker pool on a real cluster: commands complete, the pool follows the lag, survives a killed pod, cleans up.
+"""A worker pool on a real cluster: commands complete, the pool follows the lag, survives a killed pod and a
+rolling update, and cleans up.
 
 Each test creates its own pool (unique name, its own durable consumer) through the operator and
 submits work through the control plane; nothing here knows whether pods are containers on kind or
@@ -132,7 +133,54 @@ def test_killing_a_worker_pod_mid_run_loses_no_command(
     cluster.kill_pod(victim)
 
     assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds * 2))
-    assert victim not in {pod["metadata"]["name"] for pod in cluster.pods(worker_selector(name))}
+    wait_for(
+        "the killed pod to be replaced",
+        lambda: (
+            len(pods := cluster.pods(worker_selector(name))) == 2
+            and victim not in {pod["metadata"]["name"] for pod in pods}
+        ),
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+    )
+
+
+def rolled_out(cluster: Cluster, deployment: str) -> bool:
+    """The Deployment runs only its current template, with every replica available."""
+    found = cluster.deployment(deployment)
+    if found is None:
+        return False
+    status = found.get("status") or {}
+    wanted = (found.get("spec") or {}).get("replicas") or 0
+    return (
+        status.get("observedGeneration") == found["metadata"].get("generation")
+        and status.get("updatedReplicas") == wanted
+        and status.get("availableReplicas") == wanted
+        and status.get("replicas") == wanted
+    )
+
+
+def test_a_spec_change_rolls_the_pods_without_losing_a_command(
+    cluster: Cluster, control_plane: ControlPlane, settings: E2ESettings, make_pool: PoolFactory
+) -> None:
+    name = unique_name("e2e-roll")
+    manifest = pool_manifest(name, settings, replicas=2, max_concurrent=2)
+    pool = make_pool(manifest)
+    deployment = pool["status"]["deploymentName"]
+
+    execution_id = control_plane.submit(sleep_job(commands=30, seconds=1, prefix="roll"))
+    cluster.apply_pool(pool_manifest(name, settings, replicas=2, max_concurrent=3))
+
+    assert_every_command_done(run_to_completion(control_plane, execution_id, settings, settings.timeout_seconds * 2))
+    wait_for(
+        f"{deployment} to finish rolling out",
+        lambda: rolled_out(cluster, deployment),
+        timeout=settings.timeout_seconds,
+        poll=settings.poll_seconds,
+    )
+    for pod in cluster.pods(worker_selector(name)):
+        (container,) = pod["spec"]["containers"]
+        env = {item["name"]: item.get("value") for item in container.get("env") or []}
+        assert env.get("WORKER_MAX_CONCURRENT") == "3", f"{pod['metadata']['name']} still runs the old template"
 
 
 def test_deleting_the_pool_removes_every_child(
