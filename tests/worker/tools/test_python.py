@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import AsyncIterator
 
 import psutil
 import pytest
@@ -16,18 +17,28 @@ from .conftest import MakeContext
 pytestmark = pytest.mark.integration
 
 
-async def test_the_capture_tiny_step_doubles_its_input(ctx: MakeContext) -> None:
+@pytest.fixture(params=[True, False], ids=["warm", "cold"])
+async def python_tool(request: pytest.FixtureRequest) -> AsyncIterator[PythonTool]:
+    """Every behaviour holds for both runners: forks of the warm runner, and a new interpreter per command."""
+    tool = PythonTool(warm=request.param)
+    yield tool
+    await tool.aclose()
+
+
+async def test_the_capture_tiny_step_doubles_its_input(ctx: MakeContext, python_tool: PythonTool) -> None:
     # Verbatim tool_config of the `start` step in noetl-wire-capture/tiny.
     config = {"code": 'result = {"value": int(base) * 2}\n', "spec": None, "input": {"base": 7}, "output": None}
-    result = await PythonTool().run(config, ctx(step="start"))
+    result = await python_tool.run(config, ctx(step="start"))
     assert result.ok, result.stderr
     assert result.data == {"value": 14}
     assert result.exit_code == 0
 
 
-async def test_an_exception_is_an_error_carrying_its_message_like_the_capture(ctx: MakeContext) -> None:
+async def test_an_exception_is_an_error_carrying_its_message_like_the_capture(
+    ctx: MakeContext, python_tool: PythonTool
+) -> None:
     config = {"code": 'raise ValueError("intentional failure for conformance capture")\n'}
-    result = await PythonTool().run(config, ctx(step="boom"))
+    result = await python_tool.run(config, ctx(step="boom"))
     assert result.status is ToolStatus.ERROR
     assert result.error == "intentional failure for conformance capture"
     assert result.data == {
@@ -38,54 +49,54 @@ async def test_an_exception_is_an_error_carrying_its_message_like_the_capture(ct
     assert "Traceback" in (result.stderr or "")
 
 
-async def test_command_input_config_input_and_args_become_globals(ctx: MakeContext) -> None:
+async def test_command_input_config_input_and_args_become_globals(ctx: MakeContext, python_tool: PythonTool) -> None:
     context = ctx(input={"x": 1, "y": 1})
     config = {"code": "result = [x, y, z, sorted(args), input_data['y']]", "input": {"y": 2}, "args": {"z": 3}}
-    result = await PythonTool().run(config, context)
+    result = await python_tool.run(config, context)
     assert result.data == [1, 2, 3, ["x", "y", "z"], 2]
 
 
-async def test_the_render_context_is_available_as_context(ctx: MakeContext) -> None:
+async def test_the_render_context_is_available_as_context(ctx: MakeContext, python_tool: PythonTool) -> None:
     context = ctx(step="square", variables={"start": {"value": 14}})
-    result = await PythonTool().run({"code": "result = [context['start']['value'], step, execution_id]"}, context)
+    result = await python_tool.run({"code": "result = [context['start']['value'], step, execution_id]"}, context)
     assert result.data == [14, "square", 7]
 
 
-async def test_main_is_called_with_the_arguments_it_accepts(ctx: MakeContext) -> None:
-    kwargs = await PythonTool().run({"code": "def main(**a):\n    return a", "args": {"p": 1, "q": 2}}, ctx())
+async def test_main_is_called_with_the_arguments_it_accepts(ctx: MakeContext, python_tool: PythonTool) -> None:
+    kwargs = await python_tool.run({"code": "def main(**a):\n    return a", "args": {"p": 1, "q": 2}}, ctx())
     assert kwargs.data == {"p": 1, "q": 2}
-    named = await PythonTool().run({"code": "def main(p):\n    return p * 10", "args": {"p": 4, "q": 2}}, ctx())
+    named = await python_tool.run({"code": "def main(p):\n    return p * 10", "args": {"p": 4, "q": 2}}, ctx())
     assert named.data == 40
 
 
-async def test_code_is_not_template_rendered_but_args_are(ctx: MakeContext) -> None:
+async def test_code_is_not_template_rendered_but_args_are(ctx: MakeContext, python_tool: PythonTool) -> None:
     context = ctx(variables={"workload": {"n": 5}})
     config = {"code": "result = {'literal': '{{ workload.n }}', 'n': n}", "args": {"n": "{{ workload.n }}"}}
-    result = await PythonTool().run(config, context)
+    result = await python_tool.run(config, context)
     assert result.data == {"literal": "{{ workload.n }}", "n": 5}
 
 
-async def test_print_output_is_kept_apart_from_the_result(ctx: MakeContext) -> None:
+async def test_print_output_is_kept_apart_from_the_result(ctx: MakeContext, python_tool: PythonTool) -> None:
     code = "print('hello')\nprint('@@__NOETL_RESULT__@@{\"fake\": 1}')\nresult = {'ok': True}"
-    result = await PythonTool().run({"code": code}, ctx())
+    result = await python_tool.run({"code": code}, ctx())
     assert result.data == {"ok": True}
     assert result.stdout == 'hello\n@@__NOETL_RESULT__@@{"fake": 1}\n'
 
 
-async def test_a_chatty_script_still_returns_its_result(ctx: MakeContext) -> None:
+async def test_a_chatty_script_still_returns_its_result(ctx: MakeContext, python_tool: PythonTool) -> None:
     code = "import sys\nsys.stdout.write('x' * 300000)\nresult = 'done'"
-    result = await PythonTool().run({"code": code, "max_output_bytes": 1000}, ctx())
+    result = await python_tool.run({"code": code, "max_output_bytes": 1000}, ctx())
     assert result.data == "done"
     assert "bytes of output discarded" in (result.stdout or "")
 
 
-async def test_non_json_values_become_precise_text_not_null(ctx: MakeContext) -> None:
+async def test_non_json_values_become_precise_text_not_null(ctx: MakeContext, python_tool: PythonTool) -> None:
     code = (
         "import datetime, decimal, uuid\n"
         "result = {'d': decimal.Decimal('1.10'), 't': datetime.date(2026, 1, 2), 'b': b'\\x00\\x01',"
         " 'u': uuid.UUID(int=1), 's': {3}, 'nan': float('nan')}"
     )
-    result = await PythonTool().run({"code": code}, ctx())
+    result = await python_tool.run({"code": code}, ctx())
     assert result.data == {
         "d": "1.10",
         "t": "2026-01-02",
@@ -96,39 +107,39 @@ async def test_non_json_values_become_precise_text_not_null(ctx: MakeContext) ->
     }
 
 
-async def test_no_result_gives_the_output(ctx: MakeContext) -> None:
-    result = await PythonTool().run({"code": "print('only output')"}, ctx())
+async def test_no_result_gives_the_output(ctx: MakeContext, python_tool: PythonTool) -> None:
+    result = await python_tool.run({"code": "print('only output')"}, ctx())
     assert result.data == {"stdout": "only output\n", "stderr": ""}
 
 
-async def test_a_hard_exit_without_a_report_is_an_error(ctx: MakeContext) -> None:
-    result = await PythonTool().run({"code": "import os\nos._exit(4)"}, ctx())
+async def test_a_hard_exit_without_a_report_is_an_error(ctx: MakeContext, python_tool: PythonTool) -> None:
+    result = await python_tool.run({"code": "import os\nos._exit(4)"}, ctx())
     assert result.status is ToolStatus.ERROR
     assert result.error == "Python script exited with code 4 without reporting a result"
 
 
-async def test_sys_exit_nonzero_is_an_error(ctx: MakeContext) -> None:
-    result = await PythonTool().run({"code": "import sys\nsys.exit(3)"}, ctx())
+async def test_sys_exit_nonzero_is_an_error(ctx: MakeContext, python_tool: PythonTool) -> None:
+    result = await python_tool.run({"code": "import sys\nsys.exit(3)"}, ctx())
     assert result.status is ToolStatus.ERROR
     assert result.error == "SystemExit: 3"
 
 
-async def test_the_environment_is_clean_plus_declared_env(ctx: MakeContext) -> None:
+async def test_the_environment_is_clean_plus_declared_env(ctx: MakeContext, python_tool: PythonTool) -> None:
     os.environ["NOETL_TEST_WORKER_SECRET"] = "worker-only"
     try:
         code = "import os\nresult = [os.environ.get('NOETL_TEST_WORKER_SECRET'), os.environ.get('MODE')]"
-        result = await PythonTool().run({"code": code, "env": {"MODE": "batch"}}, ctx())
+        result = await python_tool.run({"code": code, "env": {"MODE": "batch"}}, ctx())
     finally:
         del os.environ["NOETL_TEST_WORKER_SECRET"]
     assert result.data == [None, "batch"]
 
 
-async def test_the_worker_process_is_untouched_by_user_code(ctx: MakeContext) -> None:
-    result = await PythonTool().run({"code": "import os\nresult = os.getpid()"}, ctx())
+async def test_the_worker_process_is_untouched_by_user_code(ctx: MakeContext, python_tool: PythonTool) -> None:
+    result = await python_tool.run({"code": "import os\nresult = os.getpid()"}, ctx())
     assert result.data != os.getpid()
 
 
-async def test_timeout_kills_the_process_group(ctx: MakeContext) -> None:
+async def test_timeout_kills_the_process_group(ctx: MakeContext, python_tool: PythonTool) -> None:
     code = (
         "import subprocess, sys, time\n"
         "child = subprocess.Popen(['sleep', '300'])\n"
@@ -136,7 +147,7 @@ async def test_timeout_kills_the_process_group(ctx: MakeContext) -> None:
         "time.sleep(300)\n"
     )
     started = time.monotonic()
-    result = await PythonTool().run({"code": code, "timeout_seconds": 1}, ctx())
+    result = await python_tool.run({"code": code, "timeout_seconds": 1}, ctx())
     assert time.monotonic() - started < 5
     assert result.status is ToolStatus.TIMEOUT
     assert result.error == "Execution timed out after 1 seconds"
@@ -147,13 +158,13 @@ async def test_timeout_kills_the_process_group(ctx: MakeContext) -> None:
         time.sleep(0.02)
 
 
-async def test_base64_code_is_accepted(ctx: MakeContext) -> None:
+async def test_base64_code_is_accepted(ctx: MakeContext, python_tool: PythonTool) -> None:
     encoded = base64.b64encode(b"result = 6 * 7").decode()
-    assert (await PythonTool().run({"code_b64": encoded}, ctx())).data == 42
+    assert (await python_tool.run({"code_b64": encoded}, ctx())).data == 42
 
 
-async def test_syntax_errors_are_reported_as_errors(ctx: MakeContext) -> None:
-    result = await PythonTool().run({"code": "def broken(:\n"}, ctx())
+async def test_syntax_errors_are_reported_as_errors(ctx: MakeContext, python_tool: PythonTool) -> None:
+    result = await python_tool.run({"code": "def broken(:\n"}, ctx())
     assert result.status is ToolStatus.ERROR
     assert result.data["error_type"] == "SyntaxError"  # type: ignore[index, call-overload]
 
@@ -169,7 +180,9 @@ async def test_syntax_errors_are_reported_as_errors(ctx: MakeContext) -> None:
         ({"code": "x", "timeout_seconds": -1}, "Configuration error: python.timeout_seconds: must be >= 0"),
     ],
 )
-async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
+async def test_malformed_configs_name_the_key(
+    ctx: MakeContext, python_tool: PythonTool, config: dict[str, object], message: str
+) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await PythonTool().run(config, ctx())  # type: ignore[arg-type]
+        await python_tool.run(config, ctx())  # type: ignore[arg-type]
     assert str(err.value).startswith(message)

@@ -15,10 +15,19 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from noetl_worker.tools.base import ToolError
 
-__all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "ProcessOutcome", "base_environment", "run_process"]
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
+    "ProcessOutcome",
+    "abandon",
+    "base_environment",
+    "drain",
+    "kill_group",
+    "run_process",
+]
 
 DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -46,7 +55,7 @@ def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-async def _drain(stream: asyncio.StreamReader | None, limit: int, keep_from: bytes | None = None) -> bytes:
+async def drain(stream: asyncio.StreamReader | None, limit: int, keep_from: bytes | None = None) -> bytes:
     """Read ``stream`` to EOF keeping ``limit`` bytes; past the limit, text from the last ``keep_from``
     occurrence on is still kept (the python tool's result line must survive a chatty script)."""
     if stream is None:
@@ -116,7 +125,13 @@ async def _exited(process: asyncio.subprocess.Process) -> None:
         os.close(pidfd)
 
 
-def _kill_group(pid: int) -> None:
+def abandon(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` and mark its outcome as seen, so no finalizer later logs "never retrieved"."""
+    future.cancel()
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+def kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
@@ -149,7 +164,7 @@ async def run_process(
         raise ToolError(f"Process error: cannot start {argv[0]!r}{where}: {exc.strerror or exc}") from None
     pgid = process.pid  # new session: the child leads its own group
     readers = asyncio.gather(
-        _drain(process.stdout, max_output_bytes, keep_stdout_from), _drain(process.stderr, max_output_bytes)
+        drain(process.stdout, max_output_bytes, keep_stdout_from), drain(process.stderr, max_output_bytes)
     )
     timed_out = False
     try:
@@ -163,16 +178,16 @@ async def run_process(
         except TimeoutError:
             timed_out = True
     except BaseException:
-        readers.cancel()  # cancelled: the caller will not read the output
+        abandon(readers)  # cancelled: the caller will not read the output
         raise
     finally:
         # Whatever happened (exit, timeout, cancellation), nothing of this command may survive it.
         # (Never Popen.kill(): it polls with waitpid and can steal the exit status from asyncio's watcher.)
-        _kill_group(pgid)
+        kill_group(pgid)
     try:
         out, err = await asyncio.wait_for(readers, timeout=5)
     except TimeoutError:  # a grandchild escaped the group (setsid) and holds the pipe: stop waiting for it
-        readers.cancel()
+        abandon(readers)
         out, err = b"", b""
     with contextlib.suppress(ProcessLookupError):
         await process.wait()

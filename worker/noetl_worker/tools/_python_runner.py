@@ -1,10 +1,18 @@
-"""The child side of the ``python`` tool: run one step's code in a fresh interpreter and report ``result``.
+"""The child side of the ``python`` tool: run one step's code in a fresh process and report ``result``.
 
-Executed as a script (``python -I _python_runner.py``), never imported by the worker. Reads one JSON
-request from stdin — ``{code, globals, context, args, input, marker, filename}`` — runs the code with those
-globals, and prints one final line ``<marker><json>`` on stdout: ``{"ok": true, "result": ...}`` or
-``{"ok": false, "error": ..., "error_type": ...}`` (the traceback goes to stderr). Standard library only, so
-that start-up stays cheap.
+Executed as a script, never imported by the worker; standard library only, so that start-up stays cheap.
+
+``python -I _python_runner.py`` (cold mode) reads one JSON request from stdin — ``{code, globals, context,
+args, input, marker, filename}`` — runs the code with those globals, and prints one final line
+``<marker><json>`` on stdout: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...,
+"error_type": ...}`` (the traceback goes to stderr).
+
+``python -I _python_runner.py --serve <fd>`` (warm mode) is a fork server: it waits on the Unix
+``SOCK_SEQPACKET`` socket ``<fd>`` for ``{"id", "env", "cwd"}`` messages carrying three file descriptors
+(the child's stdin, stdout, stderr), forks one child per message — a new session, those descriptors as
+0/1/2, exactly the environment given — which then runs the cold mode's ``main()``. It answers
+``{"id", "pid"}`` after each fork and ``{"pid", "code"}`` when a child exits. The server itself never runs
+user code, so every command still gets a fresh process; only the interpreter start-up is saved.
 """
 
 from __future__ import annotations
@@ -108,5 +116,93 @@ def main() -> int:
     return 0
 
 
+def _child(request: dict[str, Any], fds: list[int], closing: list[int]) -> None:
+    """In the forked child: become the command's own process (session, stdio, environment), run, exit."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in closing:
+            os.close(fd)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
+        code = main()
+    except BaseException:  # the child must never return into the server loop
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(control_fd: int) -> int:
+    """The fork server loop (see the module docstring). Returns when the worker closes the socket."""
+    import contextlib  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import select  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    control = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so SIGCHLD writes to the wakeup fd
+    children: set[int] = set()
+
+    def send(payload: dict[str, Any]) -> None:
+        control.send(json.dumps(payload).encode())
+
+    def reap() -> None:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            children.discard(pid)
+            send({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    try:
+        while True:
+            readable, _, _ = select.select([control.fileno(), wake_r], [], [])
+            if wake_r in readable:
+                os.read(wake_r, 4096)
+                reap()
+            if control.fileno() not in readable:
+                continue
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
+            if not message:
+                return 0  # the worker is gone (or closed us): stop serving
+            request = json.loads(message)
+            pid = os.fork()
+            if pid == 0:
+                _child(request, list(fds), [control.fileno(), wake_r, wake_w])
+            for fd in fds:
+                os.close(fd)
+            children.add(pid)
+            send({"id": request["id"], "pid": pid})
+    finally:
+        for pid in children:  # commands still running when the worker left: take them down with us
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        sys.exit(serve(int(sys.argv[2])))
     sys.exit(main())

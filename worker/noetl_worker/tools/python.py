@@ -31,6 +31,7 @@ from typing import ClassVar
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, render_config
+from noetl_worker.tools._forkserver import ForkServer
 from noetl_worker.tools._process import DEFAULT_MAX_OUTPUT_BYTES, base_environment, run_process
 from noetl_worker.tools.base import ToolContext, ToolResult, ToolStatus
 from noetl_worker.tools.shell import env_of
@@ -55,7 +56,19 @@ def _code(cfg: ConfigReader) -> str:
 
 
 class PythonTool:
+    """``warm=True`` (the default) runs commands as forks of a pre-started runner (:mod:`._forkserver`);
+    ``warm=False`` starts a new interpreter per command. A step naming another ``python`` always runs cold."""
+
     kind: ClassVar[str] = "python"
+
+    def __init__(self, *, warm: bool = True) -> None:
+        self._warm = warm
+        self._server: ForkServer | None = None
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            await self._server.aclose()
+            self._server = None
 
     async def run(self, config: Mapping[str, JSONValue], context: ToolContext) -> ToolResult:
         started = time.monotonic()
@@ -87,15 +100,20 @@ class PythonTool:
             "marker": marker,
             "filename": f"<step {context.step}>",
         }
-        outcome = await run_process(
-            [interpreter, "-I", str(RUNNER)],
-            env=env,
-            cwd=cfg.text("cwd", None),
-            stdin=json.dumps(request, default=str).encode(),
-            time_limit=timeout,
-            max_output_bytes=max_output,
-            keep_stdout_from=("\n" + marker).encode(),
-        )
+        payload = json.dumps(request, default=str).encode()
+        cwd = cfg.text("cwd", None)
+        keep = ("\n" + marker).encode()
+        if self._warm and interpreter == sys.executable:
+            if self._server is None:
+                self._server = ForkServer(sys.executable, RUNNER)
+            outcome = await self._server.run(
+                payload, env=env, cwd=cwd, time_limit=timeout, max_output_bytes=max_output, keep_stdout_from=keep
+            )
+        else:
+            outcome = await run_process(
+                [interpreter, "-I", str(RUNNER)], env=env, cwd=cwd, stdin=payload, time_limit=timeout,
+                max_output_bytes=max_output, keep_stdout_from=keep,
+            )  # fmt: skip
         stdout, report = _split_marker(outcome.stdout, marker)
         duration = int((time.monotonic() - started) * 1000)
         if outcome.timed_out:

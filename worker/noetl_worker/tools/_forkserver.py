@@ -1,0 +1,262 @@
+"""The worker's side of the python tool's warm runner: one pre-started interpreter that forks per command.
+
+``python -I _python_runner.py --serve <fd>`` is started lazily (in its own session, clean environment) and
+kept for the life of the tool. For each command the worker creates three pipes, hands the child's ends to
+the server over a ``SOCK_SEQPACKET`` socket, and gets back the child's pid and, later, its exit code. The
+child is a fresh fork of an interpreter that has never run user code: commands stay isolated from each
+other and from the worker, but skip interpreter start-up. Timeouts, cancellation and exits kill the
+child's whole process group, exactly as for a cold subprocess (:mod:`noetl_worker.tools._process`).
+
+If the server dies, its running commands fail with ``Process error: …`` and the next command starts a new
+server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noetl_worker.tools._process import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    ProcessOutcome,
+    abandon,
+    base_environment,
+    drain,
+    kill_group,
+)
+from noetl_worker.tools.base import ToolError
+
+__all__ = ["ForkServer"]
+
+
+class _ServerGone(ToolError):
+    def __init__(self) -> None:
+        super().__init__("Process error: the python runner process exited unexpectedly")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb", buffering=0) as pipe:
+        view = memoryview(data)
+        while view:
+            written = pipe.write(view)
+            view = view[written or 0 :]
+
+
+@dataclass
+class _Pipes:
+    """The worker's ends of one child's stdio pipes, and the read transports made over them."""
+
+    stdin: int
+    stdout: int
+    stderr: int
+    transports: list[asyncio.BaseTransport] = field(default_factory=list)
+
+    async def reader(self, fd: int) -> asyncio.StreamReader:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        self.transports.append(transport)
+        return reader
+
+    def close(self) -> None:
+        # Explicitly: a transport left to the garbage collector warns from a finalizer at a random moment.
+        for transport in self.transports:
+            transport.close()
+
+
+class ForkServer:
+    """A lazily started fork server for ``interpreter``; ``run`` has the contract of ``run_process``."""
+
+    def __init__(self, interpreter: str, runner: Path) -> None:
+        self._interpreter = interpreter
+        self._runner = runner
+        self._process: asyncio.subprocess.Process | None = None
+        self._socket: socket.socket | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._ids = itertools.count(1)
+        # request id -> (pid, exit code future); the exit future exists before the exit can be reported
+        self._forked: dict[int, asyncio.Future[tuple[int, asyncio.Future[int]]]] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
+
+    @property
+    def pid(self) -> int | None:
+        """The server process, while one is running."""
+        return self._process.pid if self._process is not None and self._process.returncode is None else None
+
+    async def _ensure(self) -> socket.socket:
+        async with self._starting:
+            if self._socket is not None and self._listener is not None and not self._listener.done():
+                return self._socket
+            if self._process is not None:  # a server that died: reap it before starting its successor
+                kill_group(self._process.pid)
+                await self._process.wait()
+                self._process = None
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    self._interpreter, "-I", str(self._runner), "--serve", str(theirs.fileno()),
+                    pass_fds=[theirs.fileno()], stdin=asyncio.subprocess.DEVNULL,
+                    env=base_environment(), start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                ours.close()
+                raise ToolError(f"Process error: cannot start {self._interpreter!r}: {exc.strerror or exc}") from None
+            finally:
+                theirs.close()
+            ours.setblocking(False)
+            self._socket = ours
+            self._listener = asyncio.create_task(self._listen(ours), name="python-forkserver-listener")
+            return ours
+
+    async def _listen(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while message := await loop.sock_recv(sock, 1 << 16):
+                reply = json.loads(message)
+                if "id" in reply:
+                    pid: int = reply["pid"]
+                    exited: asyncio.Future[int] = loop.create_future()
+                    self._exits[pid] = exited
+                    forked = self._forked.pop(reply["id"], None)
+                    if forked is not None and not forked.done():
+                        forked.set_result((pid, exited))
+                else:
+                    reported = self._exits.pop(reply["pid"], None)
+                    if reported is not None and not reported.done():
+                        reported.set_result(reply["code"])
+        except (OSError, ValueError):
+            pass  # the socket broke or the server wrote garbage: treated as the server being gone
+        finally:
+            # The server is gone: nobody will report these children any more.
+            for pid in list(self._exits):
+                kill_group(pid)
+            for waiting in self._forked.values():
+                if not waiting.done():
+                    waiting.set_exception(_ServerGone())
+            for running in self._exits.values():
+                if not running.done():
+                    running.set_exception(_ServerGone())
+            self._forked.clear()
+            self._exits.clear()
+            sock.close()
+
+    async def aclose(self) -> None:
+        sock, process, listener = self._socket, self._process, self._listener
+        self._socket = self._process = self._listener = None
+        if sock is not None:
+            sock.close()
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        if process is not None:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=5)
+            except TimeoutError:
+                kill_group(process.pid)
+                await process.wait()
+
+    async def run(
+        self,
+        request: bytes,
+        *,
+        env: Mapping[str, str],
+        cwd: str | None,
+        time_limit: float,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        keep_stdout_from: bytes | None = None,
+    ) -> ProcessOutcome:
+        started = time.monotonic()
+        if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 - one stat() of a local path
+            raise ToolError(f"Process error: cannot start {self._interpreter!r} in {cwd!r}: No such directory")
+        sock = await self._ensure()
+        loop = asyncio.get_running_loop()
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
+        request_id = next(self._ids)
+        forked: asyncio.Future[tuple[int, asyncio.Future[int]]] = loop.create_future()
+        self._forked[request_id] = forked
+        try:
+            header = json.dumps({"id": request_id, "env": dict(env), "cwd": cwd}).encode()
+            socket.send_fds(sock, [header], [stdin_r, stdout_w, stderr_w])
+        except OSError:
+            self._forked.pop(request_id, None)
+            for fd in (stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w):
+                os.close(fd)
+            raise _ServerGone() from None
+        for fd in (stdin_r, stdout_w, stderr_w):  # the child has its own copies now
+            os.close(fd)
+        pipes = _Pipes(stdin_w, stdout_r, stderr_r)
+        try:
+            return await self._supervise(
+                forked, pipes, request, time_limit=time_limit, max_output_bytes=max_output_bytes,
+                keep_stdout_from=keep_stdout_from, started=started,
+            )  # fmt: skip
+        finally:
+            pipes.close()
+
+    async def _supervise(
+        self,
+        forked: asyncio.Future[tuple[int, asyncio.Future[int]]],
+        pipes: _Pipes,
+        request: bytes,
+        *,
+        time_limit: float,
+        max_output_bytes: int,
+        keep_stdout_from: bytes | None,
+        started: float,
+    ) -> ProcessOutcome:
+        """Feed the child, wait for its exit (or kill it at the limit), collect its output."""
+        readers = asyncio.gather(
+            drain(await pipes.reader(pipes.stdout), max_output_bytes, keep_stdout_from),
+            drain(await pipes.reader(pipes.stderr), max_output_bytes),
+        )
+        pid: int | None = None
+        writer: asyncio.Future[None] | None = None
+        timed_out = False
+        try:
+            pid, exited = await forked
+            writer = asyncio.ensure_future(asyncio.to_thread(_write_all, pipes.stdin, request))
+            try:
+                code: int | None = await asyncio.wait_for(asyncio.shield(exited), timeout=max(time_limit, 0.0))
+            except TimeoutError:
+                timed_out, code = True, None
+                kill_group(pid)
+                with contextlib.suppress(TimeoutError, ToolError):
+                    await asyncio.wait_for(exited, timeout=5)
+            await writer
+        except BaseException:
+            if pid is not None:
+                kill_group(pid)
+                self._exits.pop(pid, None)
+            if writer is None:
+                os.close(pipes.stdin)
+            abandon(readers)
+            raise
+        finally:
+            if pid is not None:
+                kill_group(pid)  # background jobs of the command do not outlive it
+        try:
+            out, err = await asyncio.wait_for(readers, timeout=5)
+        except TimeoutError:
+            abandon(readers)
+            out, err = b"", b""
+        return ProcessOutcome(
+            exit_code=code,
+            stdout=out.decode("utf-8", errors="replace"),
+            stderr=err.decode("utf-8", errors="replace"),
+            timed_out=timed_out,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
