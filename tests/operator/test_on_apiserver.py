@@ -1,0 +1,225 @@
+"""The CRD, the examples and the operator against a real kube-apiserver (envtest tier).
+
+What only a real API server proves: the generated CRD is accepted, its defaults and CEL rules behave as
+the model says, and the operator — logged in as its own ServiceAccount with exactly deploy/base/rbac.yaml —
+can reconcile a pool end to end (status, children, finalizer) under the real authorizer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kopf
+import kubernetes.client
+import nats
+import pytest
+import yaml
+from kubernetes.client import ApiException
+from noetl_operator.crdgen import CRD_PATH
+from noetl_operator.handlers import build_registry
+from noetl_operator.settings import OperatorSettings
+from noetl_operator.spec import parse_pool
+
+from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets
+from tests.operator.crdcheck import ROOT
+from tests.operator.test_crdgen import BROKEN, _broken
+from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest
+from tests.support.nats import NatsServer
+
+pytestmark = pytest.mark.envtest
+
+GROUP, VERSION, PLURAL = "noetl.io", "v1alpha1", "noetlworkerpools"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[EnvtestCluster]:
+    assets = find_assets(keda=True)
+    if assets is None:
+        hint = "envtest assets not built: run scripts/envtest-assets"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(hint, pytrace=False)
+        pytest.skip(hint)
+    with start_envtest(assets) as running:
+        _install_crds(running)
+        install_keda_crds(running)
+        yield running
+
+
+def _install_crds(cluster: EnvtestCluster) -> None:
+    with cluster.api_client() as api:
+        ext = kubernetes.client.ApiextensionsV1Api(api)
+        names = []
+        for path in (ROOT / CRD_PATH, ROOT / "crds" / "kopf.dev_peerings.yaml"):
+            for body in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+                ext.create_custom_resource_definition(body)
+                names.append(body["metadata"]["name"])
+        deadline = time.monotonic() + 30
+        for name in names:
+            while not any(
+                c.type == "Established" and c.status == "True"
+                for c in (ext.read_custom_resource_definition(name).status.conditions or [])
+            ):
+                assert time.monotonic() < deadline, f"CRD {name} not Established"
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def namespace(cluster: EnvtestCluster) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    with cluster.api_client() as api:
+        kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def _create_pool(cluster: EnvtestCluster, namespace: str, pool: dict[str, Any]) -> dict[str, Any]:
+    body = copy.deepcopy(pool)
+    body["metadata"] = {"name": body["metadata"]["name"], "namespace": namespace}
+    with cluster.api_client() as api:
+        created: dict[str, Any] = kubernetes.client.CustomObjectsApi(api).create_namespaced_custom_object(
+            # kubectl's default: unknown fields are an error, not silently pruned.
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            body,
+            field_validation="Strict",
+        )
+    return created
+
+
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
+def test_examples_are_accepted_and_defaulted_like_the_model(cluster: EnvtestCluster, namespace: str, name: str) -> None:
+    created = _create_pool(cluster, namespace, example_pool(name))
+    expected = parse_pool(example_pool(name)).spec.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert created["spec"] == expected
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), BROKEN, ids=[case for case, _, _ in BROKEN])
+def test_invalid_pools_are_rejected_by_the_api_server(
+    cluster: EnvtestCluster, namespace: str, case: str, change: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ApiException) as caught:
+        _create_pool(cluster, namespace, _broken(change))
+    assert caught.value.status in (400, 422), case  # 400: strict field validation; 422: schema and CEL
+    message = json.loads(caught.value.body)["message"]
+    assert expected in message, (case, message)
+
+
+def test_kubectl_scale_works_only_for_fixed_size_pools(cluster: EnvtestCluster, namespace: str) -> None:
+    fixed = _broken({"autoscaling": {"enabled": False}, "replicas": 1})
+    fixed["metadata"]["name"] = "fixed"
+    _create_pool(cluster, namespace, fixed)
+    _create_pool(cluster, namespace, example_pool("minimal.yaml"))
+    with cluster.api_client() as api:
+        custom = kubernetes.client.CustomObjectsApi(api)
+        scale_to_4 = {"spec": {"replicas": 4}}
+        custom.patch_namespaced_custom_object_scale(GROUP, VERSION, namespace, PLURAL, "fixed", scale_to_4)
+        assert custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "fixed")["spec"]["replicas"] == 4
+        with pytest.raises(ApiException) as caught:
+            custom.patch_namespaced_custom_object_scale(GROUP, VERSION, namespace, PLURAL, "minimal", scale_to_4)
+    assert "replicas is only allowed when autoscaling.enabled is false" in json.loads(caught.value.body)["message"]
+
+
+def _operator_kubeconfig(cluster: EnvtestCluster) -> Path:
+    """Apply deploy/base/rbac.yaml and return a kubeconfig of the operator's ServiceAccount."""
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        with contextlib.suppress(ApiException):
+            core.create_namespace({"metadata": {"name": "noetl-system"}})
+        rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+        for doc in yaml.safe_load_all((ROOT / "deploy" / "base" / "rbac.yaml").read_text(encoding="utf-8")):
+            with contextlib.suppress(ApiException):
+                if doc["kind"] == "ClusterRole":
+                    rbac.create_cluster_role(doc)
+                else:
+                    rbac.create_cluster_role_binding(doc)
+    return cluster.service_account_kubeconfig("noetl-system", "noetl-operator")
+
+
+async def _eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_the_operator_reconciles_with_its_own_least_privilege_rbac(
+    cluster: EnvtestCluster, namespace: str, nats_server: NatsServer
+) -> None:
+    stream = f"ENVTEST_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    pool = example_pool("autoscaled-keychain.yaml")
+    pool["spec"]["nats"] = {"url": nats_server.url, "stream": stream, "subject": stream.lower()}
+    pool["spec"]["consumer"].update({"filterSubject": f"{stream.lower()}.shared.>", "preventDelete": False})
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        for secret in example_secrets("autoscaled-keychain.yaml"):
+            secret["metadata"]["namespace"] = namespace
+            core.create_namespaced_secret(namespace, secret)
+
+    settings = OperatorSettings(
+        standalone=True, kubeconfig=str(_operator_kubeconfig(cluster)), resync_interval_seconds=2
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(registry=build_registry(settings), clusterwide=True, standalone=True, stop_flag=stop)
+    )
+    api = cluster.api_client()
+    custom = kubernetes.client.CustomObjectsApi(api)
+    apps = kubernetes.client.AppsV1Api(api)
+    try:
+        _create_pool(cluster, namespace, pool)
+
+        def status() -> dict[str, Any]:
+            body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
+            return dict(body.get("status") or {})
+
+        def condition(kind: str) -> str | None:
+            return next((c["status"] for c in status().get("conditions", []) if c["type"] == kind), None)
+
+        await _eventually(lambda: condition("ConsumerReady") == "True", "ConsumerReady=True")
+        current = status()
+        assert current["observedGeneration"] == 1
+        assert condition("SecretsResolved") == "True"
+        assert current["keychainEnvVars"] == ["DUFFEL_API_KEY", "NOETL_FLIGHT_BEARER_TOKEN", "NOETL_INTERNAL_API_TOKEN"]
+        deployment = apps.read_namespaced_deployment("noetl-worker-shared", namespace)
+        assert deployment.spec.replicas == 1, "no replicas written: the API server defaulted them"
+        owner = deployment.metadata.owner_references[0]
+        assert (owner.kind, owner.controller) == ("NoetlWorkerPool", True)
+        assert custom.get_namespaced_custom_object(
+            "keda.sh", "v1alpha1", namespace, "scaledobjects", "noetl-worker-shared"
+        )
+        await js.consumer_info(stream, "noetl_worker_pool_shared")
+
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
+
+        def gone() -> bool:
+            try:
+                custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
+            except ApiException as error:
+                return error.status == 404
+            return False
+
+        await _eventually(gone, "the finalizer to release the pool")
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await js.consumer_info(stream, "noetl_worker_pool_shared")
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+        api.close()
+        await client.close()
