@@ -82,8 +82,8 @@ class ControlMiddleware:
                 await _send_json(send, 500, error_body(ErrorCode.INTERNAL_ERROR, "internal error in the stand-in"))
         finally:
             plane.inflight -= 1
-            route = scope.get("route")
-            template = getattr(route, "path", None) or path
+            # Route templates, not raw paths, so ids (or a scan of unknown URLs) cannot grow the counters.
+            template = getattr(scope.get("route"), "path", None) or "<unmatched>"
             plane.counters.requests[f"{method} {template}"] += 1
             plane.counters.statuses[str(status)] += 1
 

@@ -81,7 +81,9 @@ class ControlPlane:
         except Exception as exc:
             self.start_error = f"cannot connect to NATS at {self.settings.nats_url}: {exc}"
             raise StandinStartError(self.start_error) from exc
-        self.recovery.start()
+        if self.settings.nats_url:
+            # Without NATS there is nothing to re-publish to.
+            self.recovery.start()
         self._batch_tasks = [
             asyncio.create_task(self._process_batches(), name=f"standin-batch-{n}")
             for n in range(self.settings.batch_workers)

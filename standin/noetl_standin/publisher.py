@@ -183,14 +183,12 @@ class NatsPublisher:
             if not self._stream_ready:
                 await self._ensure_stream()
             await self._js.publish(self.subject_for(command), encode_pointer(pointer), timeout=self.timeout)
-        except NotFoundError:
-            # The stream was deleted under us: recreate it on the next attempt.
+        except (NatsError, TimeoutError, OSError) as exc:
+            # The stream is memory-backed like the server's: a nats-server restart loses it, and publishes
+            # then fail with "no responders". Re-check (and recreate) it before the next attempt.
             self._stream_ready = False
             self._counters.publish["errors"] += 1
-            return False
-        except (NatsError, TimeoutError, OSError) as exc:
-            self._counters.publish["errors"] += 1
-            log.warning("publish of command %s failed (will be re-published): %s", command.command_id, exc)
+            log.warning("publish of command %s failed (will be re-published): %r", command.command_id, exc)
             return False
         self._counters.publish["republished" if republish else "published"] += 1
         return True

@@ -179,3 +179,37 @@ async def test_a_forced_publish_delivers_a_duplicate(
 async def test_an_unreachable_nats_fails_the_start_with_a_clear_message(standin_factory: StandinFactory) -> None:
     with pytest.raises(StandinStartError, match="cannot connect to NATS"):
         standin_factory(nats_url="nats://127.0.0.1:1", timeout=20)
+
+
+async def test_publishing_recovers_after_a_nats_server_restart(
+    standin_factory: StandinFactory, private_nats_server: NatsServer
+) -> None:
+    standin = standin_factory(
+        nats_url=private_nats_server.url,
+        nats_stream="T_RESTART",
+        nats_subject="restart.commands",
+        republish_delay_seconds=0.5,
+    )
+    async with StandinAdmin(standin.url) as admin:
+        await admin.submit_job([{"name": "before", "kind": "noop"}])
+        await asyncio.to_thread(private_nats_server.restart)
+        # The memory stream died with the server; the stand-in must recreate it and deliver anyway.
+        job = await admin.submit_job([{"name": "after", "kind": "noop"}])
+        nc = await nats.connect(private_nats_server.url)
+        try:
+            bus = Bus(nc.jetstream(), "T_RESTART", "restart.commands")
+            deadline = asyncio.get_running_loop().time() + 15
+            while True:
+                try:
+                    await bus.js.stream_info("T_RESTART")
+                    break
+                except nats.js.errors.NotFoundError:
+                    assert asyncio.get_running_loop().time() < deadline, "stream never recreated"
+                    await asyncio.sleep(0.2)
+            pointers = await bus.pointers(2, timeout=10)
+        finally:
+            await nc.close()
+    # Both commands are still unclaimed, so both are (re-)published into the recreated stream.
+    assert job.commands["after"].event_id in {p.event_id for _, p in pointers}
+    assert {p.step for _, p in pointers} == {"before", "after"}
+    assert standin.alive()
