@@ -186,3 +186,14 @@ async def test_malformed_configs_name_the_key(
     with pytest.raises(ToolConfigError) as err:
         await python_tool.run(config, ctx())  # type: ignore[arg-type]
     assert str(err.value).startswith(message)
+
+
+async def test_secrets_are_not_in_the_code_s_context(ctx: MakeContext, python_tool: PythonTool) -> None:
+    context = ctx(secrets={"API_TOKEN": "tok-very-secret"}, variables={"workload": {"x": 1}})
+    code = "import os, json\nresult = 'tok-very-secret' in json.dumps(context) + json.dumps(dict(os.environ))"
+    result = await python_tool.run({"code": code}, context)
+    assert result.data is False
+    explicit = await python_tool.run(
+        {"code": "result = token[:3]", "args": {"token": "{{ keychain.API_TOKEN }}"}}, context
+    )
+    assert explicit.data == "tok"  # a step that wants a secret passes it explicitly
