@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,14 @@ def venv_tool(name: str, package: str) -> str:
     found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if found is None:
         pytest.fail(f"{name} is missing: it comes with the {package} dev dependency (uv sync --all-packages)")
+    return found
+
+
+def uv() -> str:
+    """The uv binary: the one running this session (`uv run` exports UV), else uv on PATH."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is missing: run the tests with `uv run pytest` (make bootstrap installs uv)")
     return found
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.shipping.dockerfiles import REPO_ROOT, Dockerfile, operator_dockerfile, worker_dockerfile
+from tests.shipping.manifests import uv
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ BUILDS = [
 def interpreter() -> str:
     """The image's Python minor if this machine has it (never downloaded), else the running one."""
     found = subprocess.run(
-        ["uv", "python", "find", "--no-project", IMAGE_PYTHON_MINOR],
+        [uv(), "python", "find", "--no-project", IMAGE_PYTHON_MINOR],
         check=False,
         capture_output=True,
         text=True,
@@ -93,6 +94,7 @@ def interpreter() -> str:
 def replay_builder(build: Build, context: Path, venv: Path) -> None:
     """Run the builder stage's COPY, ENV, WORKDIR and RUN lines against a scratch context."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("UV_", "VIRTUAL_ENV"))}
+    env["UV"] = uv()
     workdir = context
     for stage in build.dockerfile().chain(build.stage):
         for instruction in stage.instructions:

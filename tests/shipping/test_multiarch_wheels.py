@@ -14,6 +14,7 @@ import tomllib
 import pytest
 
 from tests.shipping.dockerfiles import REPO_ROOT
+from tests.shipping.manifests import uv
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +32,7 @@ PINNED = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)")
 def locked_set(selection: list[str]) -> dict[str, str]:
     """Name → version of the third-party packages `scripts/image-install` installs for `selection`."""
     exported = subprocess.run(
-        ["uv", "export", "--frozen", "--no-dev", "--no-emit-workspace", "--no-hashes", "--no-annotate", *selection],
+        [uv(), "export", "--frozen", "--no-dev", "--no-emit-workspace", "--no-hashes", "--no-annotate", *selection],
         check=True,
         cwd=REPO_ROOT,
         capture_output=True,
