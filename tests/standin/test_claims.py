@@ -169,3 +169,13 @@ class TestLeaseTakeover:
             assert (await claim(http, command.event_id, "w-2")).status_code == 200
             reclaim = (await admin.events(job.execution_id, name="command.claimed"))[-1]["meta"]
             assert reclaim["reclaimed_reason"] == "worker_offline"
+
+
+async def test_concurrent_claims_by_many_workers_have_exactly_one_winner(
+    http: httpx.AsyncClient, admin: StandinAdmin
+) -> None:
+    job, command = await issue_one(admin)
+    responses = await asyncio.gather(*[claim(http, command.event_id, f"w-{n}") for n in range(20)])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * 19
+    assert len(await admin.events(job.execution_id, name="command.claimed")) == 1
