@@ -55,7 +55,12 @@ class ControlPlane:
             if settings.nats_url
             else NullPublisher(self.counters)
         )
-        self.engine = Engine(self.store, self.publisher, self.server_url)
+        self.engine = Engine(
+            self.store,
+            self.publisher,
+            self.server_url,
+            externalize_above=settings.externalize_context_field_bytes,
+        )
         self.recovery = Recovery(self.store, self.publisher, settings, self.server_url, self.policy)
         self.inflight = 0
         self.start_error: str | None = None

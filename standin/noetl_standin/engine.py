@@ -11,6 +11,7 @@ duplicates from retries change nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from noetl_wire.events import event_status
 
+from noetl_standin.externalize import externalize_context
 from noetl_standin.jobs import JobCommandSpec, JobCommandView, JobSpec, JobStatus, JobView
 from noetl_standin.publisher import Publisher, pool_for
 from noetl_standin.records import CommandRecord, EventRecord
@@ -55,6 +57,10 @@ class _Job:
                 self.dependents.setdefault(parent, []).append(spec.name)
 
 
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
 def _step_result(payload: Mapping[str, Any]) -> Any:
     # The server reads the step result from payload.response, else payload.result, else the payload.
     if "response" in payload:
@@ -68,10 +74,18 @@ def _step_result(payload: Mapping[str, Any]) -> Any:
 class Engine:
     """Holds jobs in memory and reacts to actionable events; ``server_url`` is read lazily (port 0)."""
 
-    def __init__(self, store: Store, publisher: Publisher, server_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        server_url: Callable[[], str],
+        *,
+        externalize_above: int | None = None,
+    ) -> None:
         self._store = store
         self._publisher = publisher
         self._server_url = server_url
+        self._externalize_above = externalize_above
         self._jobs: dict[int, _Job] = {}
 
     # -- submission ------------------------------------------------------------------------------------
@@ -194,6 +208,19 @@ class Engine:
         else:
             meta.update(triggered_by=triggered_by, trigger_step=trigger_step)
         meta.update(spec.meta)
+        if self._externalize_above is not None:
+            context, stored = externalize_context(
+                context,
+                execution_id=job.execution_id,
+                command_id=command_id,
+                step=spec.name,
+                threshold=self._externalize_above,
+                new_id=self._store.new_id,
+                encode=_encode,
+                now=now,
+            )
+            for result in stored:
+                await self._store.put_result(result)
         record = CommandRecord(
             command_id=command_id,
             event_id=event_id,

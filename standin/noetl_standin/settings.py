@@ -72,6 +72,13 @@ class StandinSettings(BaseSettings):
     batch_max_payload_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Payload bytes per batch, else 422.")
     batch_workers: int = Field(1, ge=1, description="Concurrent consumers of the accepted-batch queue.")
 
+    externalize_context_field_bytes: int | None = Field(
+        None,
+        ge=0,
+        description="Send command context fields larger than this as result references, like the server "
+        "(its default is 8192); unset = always inline.",
+    )
+
     # -- Pool status -----------------------------------------------------------------------------------
     pool_max: int = Field(32, ge=1, description="Size of the pretend database pool reported by /api/pool/status.")
 
