@@ -9,15 +9,19 @@ example and e2e pools are applied on top.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.shipping.dockerfiles import REPO_ROOT
-from tests.shipping.manifests import OVERLAYS, REQUIRED_INPUTS, kubectl
+from tests.shipping.manifests import OVERLAYS, REQUIRED_INPUTS, kubectl, render, venv_tool
 from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
 
 pytestmark = pytest.mark.envtest
@@ -79,3 +83,56 @@ def test_shipped_pools_pass_the_real_schema_and_cel_rules(envtest: EnvtestCluste
     run_kubectl(envtest, *APPLY, "-f", "e2e/kind/manifests/demo-pool.yaml")
     pools = run_kubectl(envtest, "-n", "noetl", "get", "noetlworkerpools", "-o", "name").split()
     assert sorted(pools) == ["noetlworkerpool.noetl.io/demo", "noetlworkerpool.noetl.io/shared"]
+
+
+def pod_templates() -> list[tuple[str, dict[str, Any]]]:
+    """(origin, pod spec) of every pod we ship or the operator builds for the shipped pools."""
+    sources: list[tuple[str, list[dict[str, Any]]]] = [
+        ("deploy/overlays/kind", render(REPO_ROOT / "deploy" / "overlays" / "kind")),
+        (
+            "e2e/kind/manifests/standin.yaml",
+            list(yaml.safe_load_all((REPO_ROOT / "e2e/kind/manifests/standin.yaml").read_text())),
+        ),
+    ]
+    for pools in [
+        *sorted((REPO_ROOT / "examples" / "pools").glob("*.yaml")),
+        REPO_ROOT / "argocd/pools/shared-pool.yaml",
+    ]:
+        rendered = subprocess.run(
+            [venv_tool("noetl-operator", "noetl-operator"), "render", "-f", str(pools)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        sources.append((pools.relative_to(REPO_ROOT).as_posix(), list(yaml.safe_load_all(rendered))))
+    return [
+        (f"{origin}: {doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"])
+        for origin, docs in sources
+        for doc in docs
+        if doc and doc["kind"] == "Deployment"
+    ]
+
+
+def test_every_pod_we_ship_is_admitted_under_the_restricted_pod_security_standard(envtest: EnvtestCluster) -> None:
+    namespace = f"restricted-{uuid.uuid4().hex[:6]}"
+    run_kubectl(envtest, "create", "namespace", namespace)
+    run_kubectl(envtest, "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    run_kubectl(envtest, "wait", "-n", namespace, "--for=jsonpath={.metadata.name}=default", "serviceaccount/default")
+    templates = pod_templates()
+    assert len(templates) >= 7, [origin for origin, _ in templates]
+    for index, (origin, spec) in enumerate(templates):
+        # Pod Security admission judges the pod spec; the ServiceAccount is not what is under test.
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"probe-{index}", "namespace": namespace},
+            "spec": {**spec, "serviceAccountName": "default"},
+        }
+        result = subprocess.run(
+            [kubectl(), "--kubeconfig", str(envtest.kubeconfig_path), "create", "--dry-run=server", "-f", "-"],
+            input=json.dumps(pod),
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{origin} is not admitted under restricted:\n{result.stderr}"
