@@ -6,6 +6,7 @@ A job is a list of commands with dependencies: a command is issued once every co
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from typing import Any
 
@@ -42,7 +43,7 @@ class JobSpec(BaseModel):
     @model_validator(mode="after")
     def _check_graph(self) -> JobSpec:
         names = [c.name for c in self.commands]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
             raise ValueError(f"command names must be unique, duplicated: {duplicates}")
         known = set(names)
@@ -57,21 +58,29 @@ class JobSpec(BaseModel):
 
 
 def _check_acyclic(graph: dict[str, list[str]]) -> None:
-    state: dict[str, int] = {}
-
-    def visit(node: str, trail: list[str]) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            cycle = [*trail[trail.index(node) :], node]
-            raise ValueError(f"commands form a dependency cycle: {' waits for '.join(cycle)}")
-        state[node] = 1
-        for parent in graph[node]:
-            visit(parent, [*trail, node])
-        state[node] = 2
-
-    for name in graph:
-        visit(name, [])
+    """Depth-first search without recursion, so a chain of thousands of commands is fine."""
+    done: set[str] = set()
+    for root, parents in graph.items():
+        if root in done:
+            continue
+        trail: list[str] = [root]
+        on_trail = {root}
+        pending: list[list[str]] = [list(parents)]
+        while trail:
+            if not pending[-1]:
+                node = trail.pop()
+                on_trail.discard(node)
+                done.add(node)
+                pending.pop()
+                continue
+            parent = pending[-1].pop()
+            if parent in on_trail:
+                cycle = [*trail[trail.index(parent) :], parent]
+                raise ValueError(f"commands form a dependency cycle: {' waits for '.join(cycle)}")
+            if parent not in done:
+                trail.append(parent)
+                on_trail.add(parent)
+                pending.append(list(graph[parent]))
 
 
 class JobStatus(StrEnum):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from noetl_standin.admin import StandinAdmin, StandinAdminError
@@ -141,3 +143,17 @@ async def test_an_unknown_job_is_404(admin: StandinAdmin) -> None:
     with pytest.raises(StandinAdminError) as caught:
         await admin.job(1)
     assert caught.value.status == 404
+
+
+@pytest.mark.unit
+def test_large_jobs_validate_quickly_and_long_chains_do_not_overflow_the_stack() -> None:
+    chain = [{"name": "c0", "kind": "noop"}] + [
+        {"name": f"c{i}", "kind": "noop", "after": [f"c{i - 1}"]} for i in range(1, 5000)
+    ]
+    fan = [{"name": f"f{i}", "kind": "noop"} for i in range(10_000)]
+    started = time.monotonic()
+    assert len(JobSpec.model_validate({"commands": chain}).commands) == 5000
+    assert len(JobSpec.model_validate({"commands": fan}).commands) == 10_000
+    assert time.monotonic() - started < 5
+    with pytest.raises(ValidationError, match="cycle"):
+        JobSpec.model_validate({"commands": [{**chain[0], "after": ["c4999"]}, *chain[1:]]})
