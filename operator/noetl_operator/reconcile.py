@@ -17,7 +17,7 @@ from noetl_operator.builders.env import keychain_env_names
 from noetl_operator.builders.meta import deployment_name, selector_labels
 from noetl_operator.builders.scaledobject import KEDA_GROUP, KEDA_VERSION
 from noetl_operator.consumers import ConsumerReport, reconcile_consumer
-from noetl_operator.kube import KubeClient
+from noetl_operator.kube import KubeApiError, KubeClient
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.spec import NoetlWorkerPool, PoolSpecError, parse_pool
 from noetl_operator.status import (
@@ -55,7 +55,11 @@ async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_t
     deployment: dict[str, Any] | None
     scaled_object: dict[str, Any] | None
     if children is not None:
-        deployment, scaled_object = await _apply(pool, children, kube, keda_installed=keda)
+        try:
+            deployment, scaled_object = await _apply(pool, children, kube, keda_installed=keda)
+        except KubeApiError as error:
+            # The API server (or an admission webhook) refused a child: say which and why, in the status.
+            return _refused(previous, generation, str(error))
     else:
         # Pods referencing a missing Secret would sit in CreateContainerConfigError: keep what runs.
         deployment = await kube.get("apps/v1", "Deployment", pool.metadata.namespace, deployment_name(pool))
@@ -161,8 +165,16 @@ def _status_fields(pool: NoetlWorkerPool, deployment: Mapping[str, Any] | None, 
 
 
 def _invalid(previous: list[Mapping[str, Any]], generation: int | None, message: str) -> dict[str, Any]:
+    return _failed(previous, generation, "InvalidSpec", message)
+
+
+def _refused(previous: list[Mapping[str, Any]], generation: int | None, message: str) -> dict[str, Any]:
+    return _failed(previous, generation, "ApplyRejected", message)
+
+
+def _failed(previous: list[Mapping[str, Any]], generation: int | None, reason: str, message: str) -> dict[str, Any]:
     unknown = [
-        condition(kind, None, "InvalidSpec", "not evaluated: the spec is invalid", generation)
+        condition(kind, None, reason, f"not evaluated: {message}", generation)
         for kind in (
             ConditionType.SECRETS_RESOLVED,
             ConditionType.DEPLOYMENT_AVAILABLE,
@@ -170,7 +182,7 @@ def _invalid(previous: list[Mapping[str, Any]], generation: int | None, message:
             ConditionType.SCALER_READY,
         )
     ]
-    ready = condition(ConditionType.READY, False, "InvalidSpec", message, generation)
-    degraded = condition(ConditionType.DEGRADED, True, "InvalidSpec", message, generation)
+    ready = condition(ConditionType.READY, False, reason, message, generation)
+    degraded = condition(ConditionType.DEGRADED, True, reason, message, generation)
     conditions = merge_conditions(previous, [ready, *unknown, degraded], now_rfc3339())
     return {"observedGeneration": generation, "conditions": conditions}

@@ -272,3 +272,14 @@ async def test_unreachable_nats_only_marks_the_consumer(kube: KubeClient, pool: 
     state = conditions(await reconcile(pool, kube, nats_connect_timeout=0.5))
     assert (state["ConsumerReady"]["status"], state["ConsumerReady"]["reason"]) == ("False", "NatsUnavailable")
     assert state["Degraded"]["status"] == "False"
+
+
+async def test_a_child_refused_by_the_api_server_is_reported_not_raised(
+    kmock: ApplyingEmulator, kube: KubeClient, pool: dict[str, Any]
+) -> None:
+    forbidden = {"kind": "Status", "message": "poddisruptionbudgets is forbidden: the admission webhook said no"}
+    kmock["patch", resource("policy/v1/poddisruptionbudgets")] << 403 << forbidden
+    status = await reconcile(pool, kube)
+    state = conditions(status)
+    assert (state["Degraded"]["status"], state["Degraded"]["reason"]) == ("True", "ApplyRejected")
+    assert "HTTP 403: poddisruptionbudgets is forbidden: the admission webhook said no" in state["Ready"]["message"]
