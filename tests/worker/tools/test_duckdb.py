@@ -20,7 +20,7 @@ async def test_positional_and_named_params(ctx: MakeContext) -> None:
     positional = await DuckDBTool().run({"query": "SELECT ?::INT + ? AS total", "params": [40, 2]}, ctx())
     assert positional.data == {"columns": ["total"], "rows": [{"total": 42}], "row_count": 1}
     named = await DuckDBTool().run({"query": "SELECT $name AS n", "params": {"name": "x"}}, ctx())
-    assert named.data["rows"] == [{"n": "x"}]  # type: ignore[index, call-overload]
+    assert named.data["rows"] == [{"n": "x"}]
 
 
 async def test_a_script_returns_its_last_statement(ctx: MakeContext) -> None:
@@ -48,7 +48,7 @@ async def test_a_database_file_persists_between_calls(ctx: MakeContext, tmp_path
     path = str(tmp_path / "state.duckdb")
     await DuckDBTool().run({"database": path, "query": "CREATE TABLE kept AS SELECT 7 AS v"}, ctx())
     result = await DuckDBTool().run({"db_path": path, "query": "SELECT v FROM kept", "as_objects": False}, ctx())
-    assert result.data["rows"] == [[7]]  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [[7]]
 
 
 async def test_types_map_to_json_without_silent_nulls(ctx: MakeContext) -> None:
@@ -57,7 +57,7 @@ async def test_types_map_to_json_without_silent_nulls(ctx: MakeContext) -> None:
                       'ab'::BLOB AS b, MAP([1], ['x']) AS m, {'k': 1} AS s, [1, 2] AS l, DATE '2026-01-01' AS dt,
                       TIMESTAMP '2026-01-01 01:02:03' AS ts, NULL::INT AS n"""
     result = await DuckDBTool().run({"query": query}, ctx())
-    assert result.data["rows"] == [{  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{
         "h": 170141183460469231731687303715884105727, "d": "1.10", "u": "2fc12889-8a92-4316-a602-2a0d3c9ada25",
         "iv": "P1DT7200S", "b": base64.b64encode(b"ab").decode(), "m": {"1": "x"}, "s": {"k": 1}, "l": [1, 2],
         "dt": "2026-01-01", "ts": "2026-01-01T01:02:03", "n": None,
@@ -78,7 +78,7 @@ async def test_templated_values_in_params_can_never_become_sql(ctx: MakeContext)
     result = await DuckDBTool().run(
         {"query": script, "params": ["{{ workload.name }}"]}, ctx(variables={"workload": {"name": hostile}})
     )
-    assert result.data["rows"] == [{"name": hostile}]  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{"name": hostile}]
 
 
 async def test_a_long_query_is_interrupted_at_the_timeout(ctx: MakeContext) -> None:
@@ -92,7 +92,7 @@ async def test_a_long_query_is_interrupted_at_the_timeout(ctx: MakeContext) -> N
 async def test_ducklake_is_the_same_tool(ctx: MakeContext) -> None:
     result = await DuckLakeTool().run({"command": "SELECT 1 AS one"}, ctx())
     assert DuckLakeTool.kind == "ducklake"
-    assert result.data["rows"] == [{"one": 1}]  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{"one": 1}]
 
 
 async def test_sql_errors_are_error_results(ctx: MakeContext) -> None:
@@ -112,5 +112,5 @@ async def test_sql_errors_are_error_results(ctx: MakeContext) -> None:
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await DuckDBTool().run(config, ctx())  # type: ignore[arg-type]
+        await DuckDBTool().run(config, ctx())
     assert str(err.value).startswith(message)

@@ -70,7 +70,7 @@ async def test_concurrent_commands_are_independent(server: ForkServer) -> None:
     results = await asyncio.gather(
         *(run(server, "import time\ntime.sleep(0.2)\nresult = n * n", n=n) for n in range(8))
     )
-    assert [r["result"] for r in results] == [n * n for n in range(8)]  # type: ignore[index]
+    assert [r["result"] for r in results] == [n * n for n in range(8)]
 
 
 async def test_a_killed_server_fails_its_running_commands_and_is_replaced(server: ForkServer) -> None:

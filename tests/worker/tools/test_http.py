@@ -45,26 +45,26 @@ async def test_get_with_query_params_and_headers(tool: HttpTool, peer: str, ctx:
     assert echoed["headers"]["x-trace"] == "abc"
     assert result.data["status_code"] == 200
     assert result.data["data"] == echoed
-    assert result.data["headers"]["content-type"] == "application/json"  # type: ignore[index, call-overload]
+    assert result.data["headers"]["content-type"] == "application/json"
 
 
 async def test_json_form_and_raw_bodies(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
     as_json = await tool.run({"url": f"{peer}/echo", "method": "post", "json": {"a": [1, 2]}}, ctx())
-    body = as_json.data["body"]  # type: ignore[index, call-overload]
+    body = as_json.data["body"]
     assert json.loads(body["body"]) == {"a": [1, 2]}
     assert body["headers"]["content-type"] == "application/json"
 
     as_form = await tool.run({"url": f"{peer}/echo", "method": "PUT", "form": {"x": 1, "y": "a b"}}, ctx())
-    assert as_form.data["body"]["body"] == "x=1&y=a+b"  # type: ignore[index, call-overload]
+    assert as_form.data["body"]["body"] == "x=1&y=a+b"
 
     raw = await tool.run({"url": f"{peer}/echo", "method": "PATCH", "body": "raw text"}, ctx())
-    assert raw.data["body"]["body"] == "raw text"  # type: ignore[index, call-overload]
+    assert raw.data["body"]["body"] == "raw text"
 
 
 async def test_templated_values_are_rendered_from_the_context(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
     context = ctx(variables={"base": peer, "workload": {"id": 5}})
     result = await tool.run({"url": "{{ base }}/echo/items/{{ workload.id }}"}, context)
-    assert result.data["body"]["path"] == "/echo/items/5"  # type: ignore[index, call-overload]
+    assert result.data["body"]["path"] == "/echo/items/5"
 
 
 async def test_non_2xx_is_an_error_result_with_the_body(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
@@ -72,23 +72,23 @@ async def test_non_2xx_is_an_error_result_with_the_body(tool: HttpTool, peer: st
     assert result.status is ToolStatus.ERROR
     assert result.error == "HTTP 503 response"
     assert result.exit_code == 1
-    assert result.data["body"] == {"error": "as requested", "code": 503}  # type: ignore[index, call-overload]
+    assert result.data["body"] == {"error": "as requested", "code": 503}
 
 
 async def test_text_and_binary_response_types(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
     text = await tool.run({"url": f"{peer}/text", "response_type": "text"}, ctx())
-    assert text.data["body"] == "hello, world"  # type: ignore[index, call-overload]
+    assert text.data["body"] == "hello, world"
     binary = await tool.run({"url": f"{peer}/binary", "response_type": "binary"}, ctx())
-    payload = binary.data["body"]  # type: ignore[index, call-overload]
+    payload = binary.data["body"]
     assert payload["size"] == 256
     assert base64.b64decode(payload["base64"]) == bytes(range(256))
 
 
 async def test_redirects_are_followed_or_not_as_configured(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
     followed = await tool.run({"url": f"{peer}/redirect"}, ctx())
-    assert followed.data["status_code"] == 200  # type: ignore[index, call-overload]
+    assert followed.data["status_code"] == 200
     kept = await tool.run({"url": f"{peer}/redirect", "follow_redirects": False}, ctx())
-    assert kept.data["status_code"] == 302  # type: ignore[index, call-overload]
+    assert kept.data["status_code"] == 302
     assert kept.status is ToolStatus.ERROR
     with pytest.raises(ToolError, match="TooManyRedirects"):
         await tool.run({"url": f"{peer}/redirect", "max_redirects": 0}, ctx())
@@ -130,7 +130,7 @@ async def test_auth_from_the_keychain(
     expected: str,
 ) -> None:  # fmt: skip
     result = await tool.run({"url": f"{peer}/echo", "auth": auth}, ctx(secrets=secrets))
-    assert result.data["body"]["headers"][header] == expected  # type: ignore[index, call-overload]
+    assert result.data["body"]["headers"][header] == expected
 
 
 async def test_keychain_templates_resolve_and_secrets_are_not_logged(
@@ -139,14 +139,14 @@ async def test_keychain_templates_resolve_and_secrets_are_not_logged(
     caplog.set_level(logging.DEBUG)
     context = ctx(secrets={"API_TOKEN": "s3cr3t-value"})
     result = await tool.run({"url": f"{peer}/echo", "headers": {"X-Token": "{{ keychain.API_TOKEN }}"}}, context)
-    assert result.data["body"]["headers"]["x-token"] == "s3cr3t-value"  # type: ignore[index, call-overload]
+    assert result.data["body"]["headers"]["x-token"] == "s3cr3t-value"
     assert "s3cr3t-value" not in caplog.text
 
 
 async def test_secrets_are_not_reachable_outside_keychain(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
     context = ctx(secrets={"API_TOKEN": "s3cr3t-value"})
     result = await tool.run({"url": f"{peer}/echo", "headers": {"X-Token": "[{{ API_TOKEN }}]"}}, context)
-    assert result.data["body"]["headers"]["x-token"] == "[]"  # type: ignore[index, call-overload]
+    assert result.data["body"]["headers"]["x-token"] == "[]"
 
 
 @pytest.mark.parametrize(
@@ -169,5 +169,5 @@ async def test_secrets_are_not_reachable_outside_keychain(tool: HttpTool, peer: 
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await HttpTool().run(config, ctx())  # type: ignore[arg-type]
+        await HttpTool().run(config, ctx())
     assert str(err.value).startswith(message) or message in str(err.value)

@@ -40,13 +40,13 @@ async def test_tools_call_returns_text_and_result(
     assert data["tool"] == "add"
     assert data["arguments"] == {"a": 2, "b": 40}
     assert data["server"] == "kubernetes"
-    assert data["result"]["isError"] is False  # type: ignore[index, call-overload]
-    assert data["initialize"]["serverInfo"]["name"] == "noetl-test"  # type: ignore[index, call-overload]
+    assert data["result"]["isError"] is False
+    assert data["initialize"]["serverInfo"]["name"] == "noetl-test"
 
 
 async def test_tools_list(sse_server: str, ctx: MakeContext) -> None:
     result = await McpTool().run({"url": sse_server, "method": "tools/list"}, ctx())
-    tools = result.data["result"]["tools"]  # type: ignore[index, call-overload]
+    tools = result.data["result"]["tools"]
     assert sorted(tool["name"] for tool in tools) == ["add", "echo", "fail"]
 
 
@@ -55,7 +55,7 @@ async def test_arguments_as_json_text_and_templates(sse_server: str, ctx: MakeCo
     result = await McpTool().run(
         {"url": sse_server, "tool_name": "echo", "args": '{"text": "{{ workload.msg }} world"}'}, context
     )
-    assert result.data["text"] == "hello world"  # type: ignore[index, call-overload]
+    assert result.data["text"] == "hello world"
 
 
 async def test_endpoint_from_the_environment(
@@ -63,33 +63,33 @@ async def test_endpoint_from_the_environment(
 ) -> None:
     monkeypatch.setenv("NOETL_MCP_MY_TOOLS_ENDPOINT", sse_server)
     result = await McpTool().run({"server": "my-tools", "tool": "add", "arguments": {"a": 1, "b": 1}}, ctx())
-    assert result.data["text"] == "2"  # type: ignore[index, call-overload]
-    assert result.data["endpoint"] == sse_server  # type: ignore[index, call-overload]
+    assert result.data["text"] == "2"
+    assert result.data["endpoint"] == sse_server
     monkeypatch.delenv("NOETL_MCP_MY_TOOLS_ENDPOINT")
     monkeypatch.setenv("NOETL_MCP_MY_TOOLS_URL", sse_server)
     again = await McpTool().run({"server": "my-tools", "tool": "add", "arguments": {"a": 2, "b": 2}}, ctx())
-    assert again.data["text"] == "4"  # type: ignore[index, call-overload]
+    assert again.data["text"] == "4"
 
 
 async def test_a_failing_tool_and_an_unknown_method_are_reported_in_data(sse_server: str, ctx: MakeContext) -> None:
     failed = await McpTool().run({"url": sse_server, "tool": "fail", "arguments": {"reason": "nope"}}, ctx())
     assert failed.ok
-    assert failed.data["result"]["isError"] is True  # type: ignore[index, call-overload]
+    assert failed.data["result"]["isError"] is True
     unknown = await McpTool().run({"url": sse_server, "method": "resources/teleport"}, ctx())
     assert unknown.ok
-    assert unknown.data["status"] == "error"  # type: ignore[index, call-overload]
-    assert unknown.data["error"].startswith("JSON-RPC error: ")  # type: ignore[index, call-overload, union-attr]
+    assert unknown.data["status"] == "error"
+    assert unknown.data["error"].startswith("JSON-RPC error: ")
 
 
 async def test_an_unreachable_server_is_an_error_status_in_data(ctx: MakeContext) -> None:
     result = await McpTool().run({"url": "http://127.0.0.1:1/mcp", "tool": "add"}, ctx())
-    assert result.data["status"] == "error"  # type: ignore[index, call-overload]
-    assert "ConnectError" in result.data["error"]  # type: ignore[index, call-overload, operator]
+    assert result.data["status"] == "error"
+    assert "ConnectError" in result.data["error"]
 
 
 async def test_missing_tool_name_is_reported_in_data(sse_server: str, ctx: MakeContext) -> None:
     result = await McpTool().run({"url": sse_server}, ctx())
-    assert result.data["error"] == "tools/call needs `tool` (the MCP tool name)"  # type: ignore[index, call-overload]
+    assert result.data["error"] == "tools/call needs `tool` (the MCP tool name)"
 
 
 async def test_health(sse_server: str, ctx: MakeContext) -> None:
@@ -128,5 +128,5 @@ async def test_secrets_in_arguments_are_not_echoed(sse_server: str, ctx: MakeCon
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await McpTool().run(config, ctx())  # type: ignore[arg-type]
+        await McpTool().run(config, ctx())
     assert str(err.value).startswith(message)

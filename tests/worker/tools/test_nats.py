@@ -50,7 +50,7 @@ async def test_request_gets_the_reply(nats_server: NatsServer, ctx: MakeContext)
     result = await NatsTool().run({"url": nats_server.url, "operation": "request", "subject": subject, "data": "hi"},
                                   ctx())  # fmt: skip
     await nc.close()
-    assert result.data["data"] == {"echo": "hi"}  # type: ignore[index, call-overload]
+    assert result.data["data"] == {"echo": "hi"}
     none = await NatsTool().run({"url": nats_server.url, "operation": "request", "subject": unique("nobody")}, ctx())
     assert none.status is ToolStatus.ERROR
     assert "no responders" in (none.error or "")
@@ -71,25 +71,25 @@ async def test_jetstream_publish_get_msg_stream_info_and_consume(nats_server: Na
                                     "headers": {"N": str(n)}}, ctx())  # fmt: skip
         assert published.data == {"status": "success", "stream": stream, "seq": n + 1, "duplicate": False}
     got = await tool.run({**base, "operation": "js_get_msg", "stream": stream, "seq": 2}, ctx())
-    assert got.data["data"] == {"n": 1}  # type: ignore[index, call-overload]
+    assert got.data["data"] == {"n": 1}
     last = await tool.run({**base, "operation": "js_get_msg", "stream": stream, "last": True}, ctx())
-    assert last.data["seq"] == 3  # type: ignore[index, call-overload]
+    assert last.data["seq"] == 3
     info = await tool.run({**base, "operation": "js_stream_info", "stream": stream}, ctx())
-    assert info.data["state"]["messages"] == 3  # type: ignore[index, call-overload]
-    assert info.data["config"]["subjects"] == [f"{stream}.>"]  # type: ignore[index, call-overload]
+    assert info.data["state"]["messages"] == 3
+    assert info.data["config"]["subjects"] == [f"{stream}.>"]
 
     first = await tool.run({**base, "operation": "js_consume", "stream": stream, "consumer": consumer, "batch": 2,
                             "timeout_ms": 500}, ctx())  # fmt: skip
-    assert first.data["count"] == 2  # type: ignore[index, call-overload]
-    assert [m["data"] for m in first.data["messages"]] == [{"n": 0}, {"n": 1}]  # type: ignore[index, call-overload]
-    assert first.data["messages"][0]["headers"] == {"N": "0"}  # type: ignore[index, call-overload]
+    assert first.data["count"] == 2
+    assert [m["data"] for m in first.data["messages"]] == [{"n": 0}, {"n": 1}]
+    assert first.data["messages"][0]["headers"] == {"N": "0"}
     rest = await tool.run({**base, "operation": "js_consume", "stream": stream, "consumer": consumer,
                            "timeout_ms": 300}, ctx())  # fmt: skip
-    assert [m["stream_seq"] for m in rest.data["messages"]] == [3]  # type: ignore[index, call-overload]
+    assert [m["stream_seq"] for m in rest.data["messages"]] == [3]
     empty = await tool.run({**base, "operation": "js_consume", "stream": stream, "consumer": consumer,
                             "timeout_ms": 200}, ctx())  # fmt: skip
     assert empty.ok
-    assert empty.data["count"] == 0  # type: ignore[index, call-overload]
+    assert empty.data["count"] == 0
 
 
 async def test_key_value_round_trip_with_bucket_creation(nats_server: NatsServer, ctx: MakeContext) -> None:
@@ -116,9 +116,9 @@ async def test_object_store_put_and_get_binary(nats_server: NatsServer, ctx: Mak
     base = {"url": nats_server.url, "bucket": bucket, "name": "blob.bin", "encoding": "base64"}
     tool = NatsTool()
     put = await tool.run({**base, "operation": "object_put", "data": blob, "create_bucket": True}, ctx())
-    assert put.data["size"] == 256  # type: ignore[index, call-overload]
+    assert put.data["size"] == 256
     got = await tool.run({**base, "operation": "object_get"}, ctx())
-    assert got.data["data"] == blob  # type: ignore[index, call-overload]
+    assert got.data["data"] == blob
     await tool.run({**base, "operation": "object_delete"}, ctx())
     missing = await tool.run({**base, "operation": "object_get"}, ctx())
     assert missing.status is ToolStatus.ERROR
@@ -173,7 +173,7 @@ async def test_malformed_configs_name_the_key(
     nats_server: NatsServer, ctx: MakeContext, config: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await NatsTool().run({"url": nats_server.url, **config}, ctx())  # type: ignore[arg-type]
+        await NatsTool().run({"url": nats_server.url, **config}, ctx())
     assert str(err.value).startswith(message)
 
 

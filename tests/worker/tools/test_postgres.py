@@ -59,7 +59,7 @@ async def test_a_multi_statement_script_returns_the_last_statement(
     dml = await tool.run(conn(postgres, query=f"UPDATE {table} SET name = 'z'"), ctx())
     assert dml.data == {"affected_rows": 2, "command": "UPDATE"}
     arrays = await tool.run(conn(postgres, query=f"SELECT * FROM {table} ORDER BY id", as_objects=False), ctx())
-    assert arrays.data["rows"] == [[1, "z"], [2, "z"]]  # type: ignore[index, call-overload]
+    assert arrays.data["rows"] == [[1, "z"], [2, "z"]]
 
 
 async def test_function_bodies_with_semicolons_stay_whole(
@@ -71,7 +71,7 @@ async def test_function_bodies_with_semicolons_stay_whole(
         f"SELECT {name}() AS v"
     )
     result = await tool.run(conn(postgres, query=script), ctx())
-    assert result.data["rows"] == [{"v": 1}]  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{"v": 1}]
 
 
 async def test_types_map_to_json_without_silent_nulls(
@@ -85,7 +85,7 @@ async def test_types_map_to_json_without_silent_nulls(
                       'NaN'::float8 AS nan, '127.0.0.1/32'::inet AS ip, int4range(1, 5) AS r"""
     result = await tool.run(conn(postgres, query=query), ctx())
     assert result.ok, result.error
-    row = result.data["rows"][0]  # type: ignore[index, call-overload]
+    row = result.data["rows"][0]
     assert row == {
         "n": "12345678901234567890.123456789", "f4": 1.5, "i2": 7, "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
         "d": "2026-11-29", "ts": "2026-11-29T05:06:07.123456", "tstz": "2026-11-29T05:06:07+00:00",
@@ -102,7 +102,7 @@ async def test_json_params_bind_to_typed_parameters(
     params = ["2026-01-31", "1.10", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "2026-01-01T00:00:00Z", {"a": 1}]
     result = await tool.run(conn(postgres, query=query, params=params), ctx())
     assert result.ok, result.error
-    assert result.data["rows"] == [{  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{
         "d": "2026-02-01", "n": "2.20", "u": params[2], "ts": "2026-01-01T00:00:00+00:00", "j": {"a": 1},
     }]  # fmt: skip
 
@@ -129,7 +129,7 @@ async def test_sql_errors_carry_sqlstate_detail_and_hint(
         f'ERROR: duplicate key value violates unique constraint "{table}_pkey" (SQLSTATE 23505)'
     )
     assert "| DETAIL: Key (id)=(1) already exists." in dup.error
-    assert dup.data["sqlstate"] == "23505"  # type: ignore[index, call-overload]
+    assert dup.data["sqlstate"] == "23505"
     hinted = await tool.run(conn(postgres, query="SELECT nosuchfunction(1)"), ctx())
     assert "(SQLSTATE 42883) | HINT: No function matches" in (hinted.error or "")
 
@@ -143,7 +143,7 @@ async def test_statement_timeout_cancels_on_the_server(
     active = await tool.run(
         conn(postgres, query="SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'"), ctx()
     )
-    assert active.data["rows"] == [{"n": 0}]  # type: ignore[index, call-overload]
+    assert active.data["rows"] == [{"n": 0}]
 
 
 async def test_schema_is_quoted_and_pooled_connections_do_not_keep_it(
@@ -153,9 +153,9 @@ async def test_schema_is_quoted_and_pooled_connections_do_not_keep_it(
     await tool.run(conn(postgres, query=f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}".t (v int);'
                                         f'INSERT INTO "{schema}".t VALUES (5)'), ctx())  # fmt: skip
     scoped = await tool.run(conn(postgres, query="SELECT v FROM t", schema=schema), ctx())
-    assert scoped.data["rows"] == [{"v": 5}]  # type: ignore[index, call-overload]
+    assert scoped.data["rows"] == [{"v": 5}]
     plain = await tool.run(conn(postgres, query="SHOW search_path"), ctx())
-    assert plain.data["rows"] == [{"search_path": '"$user", public'}]  # type: ignore[index, call-overload]
+    assert plain.data["rows"] == [{"search_path": '"$user", public'}]
 
 
 async def test_templated_values_in_params_can_never_become_sql(
@@ -170,9 +170,9 @@ async def test_templated_values_in_params_can_never_become_sql(
         conn(postgres, query=f"INSERT INTO {table} VALUES ($1) RETURNING name", params=["{{ workload.name }}"]),
         context,
     )
-    assert result.data["rows"] == [{"name": hostile}]  # type: ignore[index, call-overload]
+    assert result.data["rows"] == [{"name": hostile}]
     survivors = await tool.run(conn(postgres, query=f"SELECT count(*) AS n FROM {table}"), ctx())
-    assert survivors.data["rows"] == [{"n": 2}]  # type: ignore[index, call-overload]
+    assert survivors.data["rows"] == [{"n": 2}]
 
 
 async def test_password_from_keychain_alias_and_connection_string(
@@ -182,7 +182,7 @@ async def test_password_from_keychain_alias_and_connection_string(
                              ctx(secrets={"PG_PASSWORD": postgres.password}))  # fmt: skip
     assert aliased.ok, aliased.error
     by_dsn = await tool.run({"connection_string": postgres.dsn, "query": "SELECT 2 AS two"}, ctx())
-    assert by_dsn.data["rows"] == [{"two": 2}]  # type: ignore[index, call-overload]
+    assert by_dsn.data["rows"] == [{"two": 2}]
 
 
 async def test_connection_failures_never_show_the_password(
@@ -210,5 +210,5 @@ async def test_connection_failures_never_show_the_password(
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await PostgresTool().run(config, ctx())  # type: ignore[arg-type]
+        await PostgresTool().run(config, ctx())
     assert str(err.value).startswith(message)

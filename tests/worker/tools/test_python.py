@@ -166,7 +166,7 @@ async def test_base64_code_is_accepted(ctx: MakeContext, python_tool: PythonTool
 async def test_syntax_errors_are_reported_as_errors(ctx: MakeContext, python_tool: PythonTool) -> None:
     result = await python_tool.run({"code": "def broken(:\n"}, ctx())
     assert result.status is ToolStatus.ERROR
-    assert result.data["error_type"] == "SyntaxError"  # type: ignore[index, call-overload]
+    assert result.data["error_type"] == "SyntaxError"
 
 
 @pytest.mark.parametrize(
@@ -184,7 +184,7 @@ async def test_malformed_configs_name_the_key(
     ctx: MakeContext, python_tool: PythonTool, config: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await python_tool.run(config, ctx())  # type: ignore[arg-type]
+        await python_tool.run(config, ctx())
     assert str(err.value).startswith(message)
 
 

@@ -54,5 +54,5 @@ async def test_without_a_control_plane_it_says_so(ctx: MakeContext) -> None:
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await ResultFetchTool().run(config, ctx())  # type: ignore[arg-type]
+        await ResultFetchTool().run(config, ctx())
     assert str(err.value).startswith(message)

@@ -26,7 +26,7 @@ async def test_a_keychain_secret_is_redacted_by_default(ctx: MakeContext, caplog
 
 async def test_reveal_is_an_explicit_opt_in(ctx: MakeContext) -> None:
     result = await SecretsTool().run({"name": "API_TOKEN", "reveal": True}, ctx(secrets={"API_TOKEN": "tok"}))
-    assert result.data["value"] == "tok"  # type: ignore[index, call-overload]
+    assert result.data["value"] == "tok"
 
 
 async def test_a_credential_keeps_its_shape_but_not_its_values(
@@ -55,5 +55,5 @@ async def test_a_missing_secret_is_an_error_result(ctx: MakeContext, control_pla
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await SecretsTool().run(config, ctx())  # type: ignore[arg-type]
+        await SecretsTool().run(config, ctx())
     assert str(err.value).startswith(message)

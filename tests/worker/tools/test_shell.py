@@ -48,7 +48,7 @@ async def test_cmds_run_in_order_and_stop_at_the_first_failure(ctx: MakeContext)
     assert result.data["stdout"] == "one\n"
     commands = result.data["commands"]
     assert isinstance(commands, list)
-    assert [c["exit_code"] for c in commands] == [0, 1]  # type: ignore[index, call-overload]
+    assert [c["exit_code"] for c in commands] == [0, 1]
 
 
 async def test_the_environment_is_clean_plus_declared_env(ctx: MakeContext) -> None:
@@ -143,5 +143,5 @@ async def test_a_missing_working_directory_is_a_named_process_error(ctx: MakeCon
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await ShellTool().run(config, ctx())  # type: ignore[arg-type]
+        await ShellTool().run(config, ctx())
     assert str(err.value).startswith(message)

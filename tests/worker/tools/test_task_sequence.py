@@ -106,7 +106,7 @@ async def test_fail_turns_a_success_into_a_failure(ctx: MakeContext) -> None:
     config = {"tasks": [{"empty": {"kind": "noop", "result": {"count": 0}, "spec": {"policy": {"rules": rules}}}}]}
     result = await TaskSequenceTool().run(config, ctx())
     assert result.status is ToolStatus.ERROR
-    assert result.data["failed_label"] == "empty"  # type: ignore[index, call-overload]
+    assert result.data["failed_label"] == "empty"
 
 
 async def test_auth_aliases_resolve_per_task(
@@ -116,7 +116,7 @@ async def test_auth_aliases_resolve_per_task(
     config = {"tasks": [{"call": {"kind": "http", "url": f"{peer}/echo", "auth": "echo_token"}}]}
     result = await TaskSequenceTool().run(config, ctx(control_plane=control_plane))
     assert result.ok, result.error
-    assert result.data["call"]["body"]["headers"]["authorization"] == "Bearer per-task-token"  # type: ignore[index, call-overload]
+    assert result.data["call"]["body"]["headers"]["authorization"] == "Bearer per-task-token"
 
 
 async def test_an_unhandled_tool_exception_stays_an_exception(ctx: MakeContext) -> None:
@@ -158,7 +158,7 @@ async def test_jump_loops_are_bounded(ctx: MakeContext) -> None:
 )
 async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str, object], message: str) -> None:
     with pytest.raises(ToolConfigError) as err:
-        await TaskSequenceTool().run(config, ctx())  # type: ignore[arg-type]
+        await TaskSequenceTool().run(config, ctx())
     assert message in str(err.value)
 
 
