@@ -470,7 +470,7 @@ class NoetlWorkerPoolSpec(_Model):
     log_level: str = Field(
         default="info",
         pattern=r"^(trace|debug|info|warning|warn|error)$",
-        description="Worker log level (`LOG_LEVEL`, or `RUST_LOG` for runtime rust).",
+        description="Worker log level (`WORKER_LOG_LEVEL`, or `RUST_LOG` for runtime rust).",
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="NoETL control plane.")
     nats: Nats = Field(default_factory=Nats, description="NATS JetStream connection and stream.")
@@ -487,7 +487,10 @@ class NoetlWorkerPoolSpec(_Model):
         description="Port of `/metrics`, `/healthz`, `/readyz` (`WORKER_METRICS_BIND`).",
     )
     termination_grace_period_seconds: int = Field(
-        default=60, ge=1, le=3600, description="Pod grace period; the worker drains within it."
+        default=60,
+        ge=1,
+        le=3600,
+        description="Pod grace period; the python worker drains within it minus 10 s (`WORKER_DRAIN_DEADLINE`).",
     )
     service_account: ServiceAccountSpec = Field(default_factory=ServiceAccountSpec, description="Pod ServiceAccount.")
     pod_disruption_budget: DisruptionBudget = Field(

@@ -28,6 +28,15 @@ NATS_TLS_MOUNT = "/etc/noetl/nats-tls"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The rust worker's shared-memory cache must stay below the tmpfs size or the process dies with SIGBUS.
 _IPC_BUDGET_SHARE = 0.75
+_DRAIN_MARGIN_SECONDS = 10
+_PYTHON_LOG_LEVELS = {
+    "trace": "DEBUG",
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warn": "WARNING",
+    "warning": "WARNING",
+    "error": "ERROR",
+}
 
 _COMMON = (
     "WORKER_ID",
@@ -45,7 +54,16 @@ _COMMON = (
     "WORKER_METRICS_BIND",
     KEYCHAIN_ENV_VARS,
 )
-_PYTHON_ONLY = ("LOG_LEVEL", "NOETL_SERVER_TOKEN", "NATS_TLS_CA_FILE", "NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE")
+_PYTHON_ONLY = (
+    "WORKER_LOG_LEVEL",
+    "WORKER_DRAIN_DEADLINE",
+    "NATS_ACK_WAIT",
+    "NATS_MAX_DELIVER",
+    "NOETL_API_TOKEN",
+    "NATS_TLS_CA",
+    "NATS_TLS_CERT",
+    "NATS_TLS_KEY",
+)
 _RUST_ONLY = ("RUST_LOG", "NOETL_IPC_CACHE_BUDGET_BYTES")
 
 
@@ -110,16 +128,23 @@ def build_env(pool: NoetlWorkerPool, secrets: ResolvedSecrets) -> list[dict[str,
 
 def _python_env(pool: NoetlWorkerPool) -> list[dict[str, Any]]:
     spec = pool.spec
-    env = [_value("LOG_LEVEL", spec.log_level)]
+    env = [
+        _value("WORKER_LOG_LEVEL", _PYTHON_LOG_LEVELS[spec.log_level]),
+        # Finish or nak in-flight commands well before the kubelet's SIGKILL at the end of the grace period.
+        _value("WORKER_DRAIN_DEADLINE", max(1, spec.termination_grace_period_seconds - _DRAIN_MARGIN_SECONDS)),
+        # Used only if a worker has to create the durable (observe mode): it then matches the spec.
+        _value("NATS_ACK_WAIT", spec.consumer.ack_wait_seconds),
+        _value("NATS_MAX_DELIVER", spec.consumer.max_deliver),
+    ]
     token = spec.server.token_secret_ref
     if token is not None:
-        env.append(_secret("NOETL_SERVER_TOKEN", token.name, token.key))
+        env.append(_secret("NOETL_API_TOKEN", token.name, token.key))
     tls = spec.nats.tls
     if tls is not None:
-        env.append(_value("NATS_TLS_CA_FILE", f"{NATS_TLS_MOUNT}/{tls.ca_key}"))
+        env.append(_value("NATS_TLS_CA", f"{NATS_TLS_MOUNT}/{tls.ca_key}"))
         if tls.cert_key is not None and tls.key_key is not None:
-            env.append(_value("NATS_TLS_CERT_FILE", f"{NATS_TLS_MOUNT}/{tls.cert_key}"))
-            env.append(_value("NATS_TLS_KEY_FILE", f"{NATS_TLS_MOUNT}/{tls.key_key}"))
+            env.append(_value("NATS_TLS_CERT", f"{NATS_TLS_MOUNT}/{tls.cert_key}"))
+            env.append(_value("NATS_TLS_KEY", f"{NATS_TLS_MOUNT}/{tls.key_key}"))
     return env
 
 

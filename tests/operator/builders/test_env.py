@@ -21,7 +21,9 @@ def test_python_dialect_carries_the_worker_contract() -> None:
     assert env["NATS_FILTER_SUBJECT"] == "noetl.commands.shared.>"
     assert env["WORKER_MAX_CONCURRENT"] == "8"
     assert env["WORKER_METRICS_BIND"] == "0.0.0.0:9090"
-    assert env["LOG_LEVEL"] == "info"
+    assert env["WORKER_LOG_LEVEL"] == "INFO"
+    assert env["WORKER_DRAIN_DEADLINE"] == "50"
+    assert (env["NATS_ACK_WAIT"], env["NATS_MAX_DELIVER"]) == ("120", "5")
     assert "RUST_LOG" not in env
 
 
@@ -39,8 +41,8 @@ def test_nats_credentials_and_tls_come_from_secrets_never_inline() -> None:
     assert env["NATS_URL"] == "tls://nats.nats.svc.cluster.local:4222"
     assert env["NATS_USER"] == {"secretKeyRef": {"name": "nats-system-pool", "key": "user"}}
     assert env["NATS_PASSWORD"] == {"secretKeyRef": {"name": "nats-system-pool", "key": "password"}}
-    assert env["NOETL_SERVER_TOKEN"] == {"secretKeyRef": {"name": "noetl-internal-api-token", "key": "token"}}
-    assert env["NATS_TLS_CA_FILE"] == "/etc/noetl/nats-tls/ca.crt"
+    assert env["NOETL_API_TOKEN"] == {"secretKeyRef": {"name": "noetl-internal-api-token", "key": "token"}}
+    assert env["NATS_TLS_CA"] == "/etc/noetl/nats-tls/ca.crt"
     mounts = {mount["name"]: mount for mount in container(children)["volumeMounts"]}
     assert mounts["nats-tls"]["readOnly"] is True
 
@@ -50,7 +52,8 @@ def test_rust_dialect_sizes_the_ipc_cache_inside_dev_shm() -> None:
     assert env["RUST_LOG"] == "info"
     assert int(env["NOETL_IPC_CACHE_BUDGET_BYTES"]) == int(320 * 2**20 * 0.75)
     assert env["WORKER_POOL_NAME"] == "worker-rust-pool"
-    assert "LOG_LEVEL" not in env
+    assert "WORKER_LOG_LEVEL" not in env
+    assert "WORKER_DRAIN_DEADLINE" not in env
 
 
 def test_extra_env_is_appended_but_cannot_override_operator_names() -> None:
