@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STREAM_MAX_AGE_SECONDS = 3600.0
 _STARTUP_CONNECT_ATTEMPTS = 3
+_CLOSE_TIMEOUT_SECONDS = 2.0
 _PYTHON_POOL_KINDS = frozenset({"agent", "task_sequence"})
 
 
@@ -43,9 +44,16 @@ def pool_for(tool_kind: str, playbook_path: str) -> str:
     return "shared"
 
 
+_ERROR_LOG_INTERVAL_SECONDS = 10.0
+_last_error_log = [0.0]
+
+
 async def _log_nats_error(error: Exception) -> None:
-    # One line instead of nats-py's default traceback per failed reconnect attempt.
-    log.warning("NATS: %s", error or type(error).__name__)
+    # One line, at most every few seconds, instead of nats-py's traceback per reconnect attempt (5 per second).
+    now = time.monotonic()
+    if now - _last_error_log[0] >= _ERROR_LOG_INTERVAL_SECONDS:
+        _last_error_log[0] = now
+        log.warning("NATS: %s", error or type(error).__name__)
 
 
 async def _log_disconnect() -> None:
@@ -130,10 +138,14 @@ class NatsPublisher:
         await self._ensure_stream()
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
-        self._nc = None
-        self._js = None
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is None or nc.is_closed:
+            return
+        # Drain flushes pending publishes; with NATS gone it would wait out its 30 s timeout, so bound it.
+        try:
+            await asyncio.wait_for(nc.drain(), _CLOSE_TIMEOUT_SECONDS)
+        except (TimeoutError, NatsError):
+            await nc.close()
 
     async def _ensure_stream(self) -> None:
         assert self._js is not None

@@ -36,7 +36,9 @@ class StandinSettings(BaseSettings):
     pool_routing: bool = Field(
         False, description="Publish on `<subject>.<pool>.<execution_id>` instead of the base subject."
     )
-    publish_timeout_seconds: float = Field(5.0, gt=0, description="JetStream publish-ack timeout.")
+    publish_timeout_seconds: float = Field(
+        2.0, gt=0, description="JetStream publish-ack timeout (a failed publish is retried by re-publication)."
+    )
 
     # -- Re-publication and reaper ---------------------------------------------------------------------
     republish_delay_seconds: float = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -213,3 +214,19 @@ async def test_publishing_recovers_after_a_nats_server_restart(
     assert job.commands["after"].event_id in {p.event_id for _, p in pointers}
     assert {p.step for _, p in pointers} == {"before", "after"}
     assert standin.alive()
+
+
+async def test_the_stand_in_survives_nats_going_away_and_stops_promptly(
+    standin_factory: StandinFactory, private_nats_server: NatsServer
+) -> None:
+    standin = standin_factory(nats_url=private_nats_server.url, nats_stream="T_GONE", nats_subject="gone.commands")
+    private_nats_server.kill()
+    async with StandinAdmin(standin.url) as admin, httpx.AsyncClient(base_url=standin.url) as http:
+        job = await admin.submit_job([{"name": "a", "kind": "noop"}])
+        assert (await claim(http, job.commands["a"].event_id)).status_code == 200, "HTTP keeps working"
+    started = asyncio.get_running_loop().time()
+    await asyncio.to_thread(standin.stop)
+    assert asyncio.get_running_loop().time() - started < 8
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so the process reports it.
+    assert standin.process.returncode in (0, -signal.SIGTERM)
+    assert "Traceback" not in standin.log()
