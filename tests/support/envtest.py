@@ -45,6 +45,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -528,13 +529,13 @@ class EnvtestCluster:
 
 
 def _https_get(url: str, ca: Path, cert: _CertPair, timeout: float = 2.0) -> tuple[int, bytes]:
+    """GET with the admin client certificate; used for probes before any kubeconfig exists."""
     context = ssl.create_default_context(cafile=str(ca))
     context.load_cert_chain(str(cert.cert), str(cert.key))
-    host, port = url.removeprefix("https://").split("/", 1)[0].rsplit(":", 1)
-    path = "/" + url.removeprefix("https://").split("/", 1)[1] if "/" in url.removeprefix("https://") else "/"
-    conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=timeout)
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, context=context, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", parts.path or "/")
         response = conn.getresponse()
         return response.status, response.read()
     finally:
