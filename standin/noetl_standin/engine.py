@@ -249,6 +249,9 @@ class Engine:
         return record
 
     async def _complete(self, job: _Job) -> None:
+        # Concurrent single-endpoint events can both see the last step done; only the first one reports.
+        if job.status is not JobStatus.RUNNING:
+            return
         job.status = JobStatus.COMPLETED
         await self._server_events(
             job,
@@ -258,6 +261,8 @@ class Engine:
         )
 
     async def _fail(self, job: _Job, reason: str) -> None:
+        if job.status is not JobStatus.RUNNING:
+            return
         job.status = JobStatus.FAILED
         job.error = reason
         await self._server_events(

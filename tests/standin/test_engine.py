@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -157,3 +158,25 @@ def test_large_jobs_validate_quickly_and_long_chains_do_not_overflow_the_stack()
     assert time.monotonic() - started < 5
     with pytest.raises(ValidationError, match="cycle"):
         JobSpec.model_validate({"commands": [{**chain[0], "after": ["c4999"]}, *chain[1:]]})
+
+
+async def test_concurrent_last_call_dones_complete_the_job_exactly_once(
+    http: httpx.AsyncClient, admin: StandinAdmin
+) -> None:
+    job = await admin.submit_job([{"name": f"p{i}", "kind": "noop"} for i in range(10)])
+    for command in job.commands.values():
+        await claim(http, command.event_id)
+
+    async def done(name: str) -> None:
+        command = job.commands[name]
+        body = {
+            "execution_id": job.execution_id,
+            "step": name,
+            "name": "call.done",
+            "payload": {"command_id": command.command_id, "result": {"status": "COMPLETED"}},
+        }
+        assert (await http.post("/api/events", json=body)).status_code == 200
+
+    await asyncio.gather(*[done(name) for name in job.commands])
+    assert (await admin.job(job.execution_id)).status == "completed"
+    assert len(await admin.events(job.execution_id, name="playbook.completed")) == 1
