@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import functools
 import json
 import math
@@ -30,7 +31,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+import jinja2.runtime
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment, safe_range
 
 from noetl_worker.jsontypes import JSONValue
 from noetl_worker.tools.base import ToolConfigError
@@ -54,8 +57,48 @@ def has_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+MAX_SEQUENCE_PRODUCT = 1_000_000  # longest string/list a template may build with `*`
+MAX_EXPONENT = 10_000  # largest integer exponent a template may raise to with `**`
+MAX_RANGE_ITEMS = 1_000_000  # all range() items of one render together: nested loops cannot spin for hours
+MAX_RENDERED_CHARS = 16 * 1024 * 1024  # rendering runs on the event loop; its output stays bounded
+
+_range_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("noetl_template_range_budget")
+
+
+def _budgeted_range(*args: int) -> range:
+    """Jinja2's sandboxed ``range`` (one range ≤ 100 000 items), plus a budget over the whole render."""
+    numbers = safe_range(*args)
+    budget = _range_budget.get(None)
+    if budget is not None:
+        budget[0] -= len(numbers)
+        if budget[0] < 0:
+            raise SecurityError(f"range() produced more than {MAX_RANGE_ITEMS} items in one template")
+    return numbers
+
+
 class _NoetlEnvironment(SandboxedEnvironment):
-    """Sandboxed Jinja2 with the ``.result``/``.data`` self-alias on objects."""
+    """Sandboxed Jinja2 with the ``.result``/``.data`` self-alias on objects, and bounded ``*``/``**`` so a
+    config cannot make the worker allocate gigabytes (``{{ 'x' * 10**10 }}``)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_SEQUENCE_PRODUCT
+                ):
+                    raise SecurityError(f"the result of * would be longer than {MAX_SEQUENCE_PRODUCT}")
+        elif (
+            isinstance(right, int)
+            and not isinstance(right, bool)
+            and abs(right) > MAX_EXPONENT
+            and left not in (0, 1, -1)
+        ):
+            raise SecurityError(f"exponents above {MAX_EXPONENT} are not allowed")
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and attribute in ALIAS_KEYS and attribute not in obj:
@@ -205,7 +248,7 @@ def _to_json(value: Any) -> JSONValue:
     if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN; text, never a silent null
     if isinstance(value, Mapping):
         return {str(k): _to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -217,6 +260,7 @@ def _to_json(value: Any) -> JSONValue:
 def _environment() -> _NoetlEnvironment:
     env = _NoetlEnvironment(undefined=jinja2.Undefined, autoescape=False, finalize=_text, keep_trailing_newline=True)
     env.filters.update(_FILTERS)
+    env.globals["range"] = _budgeted_range
     return env
 
 
@@ -252,22 +296,40 @@ def _fail(path: str, exc: Exception) -> ToolConfigError:
     return ToolConfigError(f"{where}: template error: {type(exc).__name__}: {detail}")
 
 
+def _bounded_render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(**context):
+        size += len(part)
+        if size > MAX_RENDERED_CHARS:
+            raise SecurityError(f"the rendered text would be longer than {MAX_RENDERED_CHARS} characters")
+        parts.append(part)
+    return "".join(parts)
+
+
 def render_string(template: str, context: Mapping[str, Any], *, path: str = "") -> JSONValue:
     """Render one string; the result is typed by the JSON rule. Raises ToolConfigError naming ``path``."""
     if not has_template(template):
         return template
+    token = _range_budget.set([MAX_RANGE_ITEMS])
     try:
         whole = _WHOLE_EXPRESSION.match(template)
         if whole is not None:
-            value = _expression(whole.group("expr").strip())(**context)
+            # `{{- x -}}`: a `-`/`+` right inside the braces is whitespace control, not part of the expression.
+            expr = whole.group("expr")
+            expr = expr[1:] if expr[:1] in ("-", "+") else expr
+            expr = expr[:-1] if expr[-1:] in ("-", "+") else expr
+            value = _expression(expr.strip())(**context)
             if isinstance(value, jinja2.Undefined):
                 return ""
             if isinstance(value, str):
                 return _typed(value)
             return _to_json(value)
-        return _typed(_template(template).render(**context))
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        return _typed(_bounded_render(_template(template), context))
+    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
         raise _fail(path, exc) from None
+    finally:
+        _range_budget.reset(token)
 
 
 def render_value(

@@ -108,3 +108,40 @@ def test_skipped_keys_are_not_rendered() -> None:
 
 def test_keys_are_never_rendered() -> None:
     assert render_value({"{{ a }}": "{{ a }}"}, {"a": 5}) == {"{{ a }}": 5}
+
+
+def test_whitespace_control_markers_are_not_part_of_the_expression() -> None:
+    assert render_string("{{- start.value -}}", {"start": {"value": 14}}) == 14
+    assert render_string("{{ -n }}", {"n": 3}) == -3
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ 'x' * 10**9 }}", "{{ [0] * 10000000 }}", "{{ 10 ** 100000 }}", "{{ (2 ** 10000) ** 10001 }}"],
+)
+def test_templates_cannot_make_the_worker_allocate_without_bound(template: str) -> None:
+    with pytest.raises(ToolConfigError, match=r"template error: SecurityError"):
+        render_string(template, {}, path="shell.command")
+
+
+def test_runaway_recursion_is_a_config_error_not_a_crash() -> None:
+    template = "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"
+    with pytest.raises(ToolConfigError, match="template error: RecursionError"):
+        render_string(template, {}, path="http.url")
+
+
+def test_non_finite_numbers_become_text_not_null() -> None:
+    assert render_string("{{ x }}", {"x": float("inf")}) == "inf"
+
+
+def test_nested_loops_are_bounded_by_a_range_budget() -> None:
+    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(ToolConfigError, match=r"range\(\) produced more than 1000000 items"):
+        render_string(bomb, {})
+    assert render_string("{% for i in range(3) %}{{ i }},{% endfor %}", {}) == "0,1,2,"
+
+
+def test_rendered_text_is_bounded() -> None:
+    bomb = "{% for i in range(100) %}{{ 'x' * 1000000 }}{% endfor %}"
+    with pytest.raises(ToolConfigError, match="rendered text would be longer"):
+        render_string(bomb, {})
