@@ -47,7 +47,7 @@ class MemoryStore:
         self._active: dict[int, CommandRecord] = {}
         self._events: list[EventRecord] = []
         self._events_by_execution: dict[int, list[EventRecord]] = defaultdict(list)
-        self._dedupe: dict[tuple[int, str, str, int | str], EventRecord] = {}
+        self._dedupe: dict[tuple[str, int, str, str, int | str], EventRecord] = {}
         self._terminal_executions: set[int] = set()
         self._batches: dict[str, BatchRecord] = {}
         self._batch_keys: dict[tuple[int, str], str] = {}
@@ -139,7 +139,8 @@ class MemoryStore:
         self._events.append(event)
         self._events_by_execution[event.execution_id].append(event)
         if event.command_id is not None:
-            self._dedupe.setdefault((event.execution_id, event.event_type, event.node_name, event.command_id), event)
+            key = (event.source, event.execution_id, event.event_type, event.node_name, event.command_id)
+            self._dedupe.setdefault(key, event)
         if event.event_type in TERMINAL_EXECUTION_EVENTS:
             self._terminal_executions.add(event.execution_id)
 
@@ -156,10 +157,12 @@ class MemoryStore:
     async def find_event(
         self, execution_id: int, event_type: str, node_name: str, command_id: int | str, *, source: str | None = None
     ) -> EventRecord | None:
-        found = self._dedupe.get((execution_id, event_type, node_name, command_id))
-        if found is None or (source is not None and found.source != source):
-            return None
-        return found
+        sources = (source,) if source is not None else ("batch", "single", "server")
+        for candidate in sources:
+            found = self._dedupe.get((candidate, execution_id, event_type, node_name, command_id))
+            if found is not None:
+                return found
+        return None
 
     async def events(self, execution_id: int | None = None, *, after_event_id: int | None = None) -> list[EventRecord]:
         source = self._events if execution_id is None else self._events_by_execution.get(execution_id, [])

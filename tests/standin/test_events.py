@@ -217,3 +217,21 @@ async def test_single_events_duplicate_a_batch_written_event_are_deduplicated(
     )
     assert again.json()["event_id"] == batch.json()["event_ids"][0]
     assert len(await admin.events(job.execution_id, name="command.started")) == 1
+
+
+async def test_single_event_dedupe_matches_the_batch_row_even_after_an_earlier_single_row(
+    http: httpx.AsyncClient, admin: StandinAdmin
+) -> None:
+    job, command = await issue_one(admin)
+    assert command.command_id is not None
+    single = {
+        "execution_id": str(job.execution_id),
+        "step": "step",
+        "name": "command.started",
+        "payload": {"command_id": command.command_id},
+    }
+    first = await http.post("/api/events", json=single)
+    batch = await http.post("/api/events/batch", json=started_batch(job.execution_id, "step", command.command_id))
+    again = await http.post("/api/events", json=single)
+    assert first.json()["event_id"] != batch.json()["event_ids"][0]
+    assert again.json()["event_id"] == batch.json()["event_ids"][0]
