@@ -73,6 +73,12 @@ async def _slow(request: Request) -> Response:
     return PlainTextResponse("late")
 
 
+async def _cookie(request: Request) -> Response:
+    response = PlainTextResponse("cookie set")
+    response.set_cookie("session", "from-another-execution")
+    return response
+
+
 async def _text(request: Request) -> Response:
     return PlainTextResponse("hello, world")
 
@@ -91,6 +97,7 @@ def echo_app() -> Starlette:
             Route("/redirect", _redirect),
             Route("/slow", _slow),
             Route("/text", _text),
+            Route("/cookie", _cookie),
             Route("/binary", _binary),
         ]
     )

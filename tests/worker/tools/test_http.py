@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from noetl_worker.tools.base import ToolConfigError, ToolError, ToolStatus
 from noetl_worker.tools.http import HttpTool
@@ -171,3 +172,17 @@ async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str
     with pytest.raises(ToolConfigError) as err:
         await HttpTool().run(config, ctx())
     assert str(err.value).startswith(message) or message in str(err.value)
+
+
+async def test_cookies_never_carry_over_between_commands(tool: HttpTool, peer: str, ctx: MakeContext) -> None:
+    await tool.run({"url": f"{peer}/cookie"}, ctx())
+    later = await tool.run({"url": f"{peer}/echo"}, ctx())
+    assert "cookie" not in later.data["body"]["headers"]
+
+
+async def test_the_control_plane_client_and_its_token_are_never_used(
+    tool: HttpTool, peer: str, ctx: MakeContext
+) -> None:
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer control-plane-token"}) as control_plane_http:
+        result = await tool.run({"url": f"{peer}/echo"}, ctx(http=control_plane_http))
+    assert "authorization" not in result.data["body"]["headers"]

@@ -7,6 +7,9 @@ default 30, capped by the command's deadline), ``follow_redirects`` (default tru
 ``auth`` ``{type: bearer|basic|api_key|none, credential?, token?, username?, password?, header?}``, whose
 secret values come from ``context.secrets`` by ``credential`` alias (see :mod:`noetl_worker.tools.auth`).
 
+Requests go through :func:`~noetl_worker.tools._httpclient.third_party_client` (never the control-plane
+client in ``context.http``: its headers carry the control plane's token).
+
 Result: success iff 2xx, else status error ``HTTP <code> response``; ``data`` is ``{status_code, headers,
 body, data}`` (``data`` repeats the parsed body: playbooks read ``step.data.data``). A timeout is status
 ``timeout``; a transport failure (refused connection, DNS, TLS) raises ``HTTP error: …``.
@@ -24,6 +27,7 @@ import httpx
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, describe, render_config
+from noetl_worker.tools._httpclient import third_party_client
 from noetl_worker.tools.base import ToolContext, ToolError, ToolResult, ToolStatus
 
 __all__ = ["HttpTool"]
@@ -39,12 +43,10 @@ class HttpTool:
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
 
-    def _shared_client(self, context: ToolContext) -> httpx.AsyncClient:
-        if context.http is not None:
-            return context.http
+    def _shared_client(self) -> httpx.AsyncClient:
         if self._client is None:
             # One pooled client per process (keep-alive across commands); closed by aclose().
-            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+            self._client = third_party_client()
         return self._client
 
     async def aclose(self) -> None:
@@ -74,8 +76,8 @@ class HttpTool:
         body_kwargs = _body(cfg)
 
         # TLS verification is per client in httpx, so an opted-out step gets its own short-lived client.
-        owned = None if cfg.boolean("verify", True) else httpx.AsyncClient(verify=False)  # noqa: S501
-        client = owned or self._shared_client(context)
+        owned = None if cfg.boolean("verify", True) else third_party_client(verify=False)
+        client = owned or self._shared_client()
         try:
             request = client.build_request(
                 method, url, headers=headers, params=params, timeout=httpx.Timeout(timeout), **body_kwargs

@@ -34,6 +34,7 @@ import httpx
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, render_config
+from noetl_worker.tools._httpclient import third_party_client
 from noetl_worker.tools._redact import redact
 from noetl_worker.tools.base import ToolContext, ToolResult
 
@@ -126,11 +127,9 @@ class McpTool:
             await self._client.aclose()
             self._client = None
 
-    def _http(self, context: ToolContext) -> httpx.AsyncClient:
-        if context.http is not None:
-            return context.http
+    def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            self._client = third_party_client()  # not context.http: see noetl_worker.tools._httpclient
         return self._client
 
     async def run(self, config: Mapping[str, JSONValue], context: ToolContext) -> ToolResult:
@@ -152,7 +151,7 @@ class McpTool:
         timeout = max(0.1, min(cfg.number(timeout_key, default_timeout, minimum=0.001), context.remaining()))
         request_id = cfg.integer("request_id", 1)
         echo: JSONObject = {"server": server, "endpoint": endpoint, "method": method}
-        client = self._http(context)
+        client = self._http()
         if method in ("tools/call",):
             echo.update(tool=tool, arguments=redact(arguments, context.secrets))
 
