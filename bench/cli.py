@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -143,7 +144,7 @@ def _missed(checks: Sequence[TargetCheck]) -> bool:
     return any(check.status == "missed" for check in checks)
 
 
-async def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
+def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
     """Run what was asked; return the text to print and whether any target was missed."""
     # The benchmarks are imported here so that ``--help`` and option errors stay instant.
     worker: WorkerReport | None = None
@@ -151,12 +152,12 @@ async def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
     if args.command in ("worker", "all"):
         from bench.workerbench import run_worker_bench  # noqa: PLC0415
 
-        worker = await run_worker_bench(worker_settings(args, out))
+        worker = asyncio.run(run_worker_bench(worker_settings(args, out)))
         write_json(worker, out / "worker.json")
     if args.command in ("operator", "all"):
         from bench.operatorbench import run_operator_bench  # noqa: PLC0415
 
-        operator = await run_operator_bench(operator_settings(args, out))
+        operator = run_operator_bench(operator_settings(args, out))
         write_json(operator, out / "operator.json")
     suite = SuiteReport(worker=worker, operator=operator)
     if args.command == "all":
@@ -171,7 +172,13 @@ async def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
     return f"{text}\nJSON: {out}\n", missed
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so every server and worker the run started is stopped on the way out.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     out: Path = args.out or _default_out()
@@ -186,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     try:
-        text, missed = asyncio.run(_run(args, out))
+        text, missed = _run(args, out)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1

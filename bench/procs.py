@@ -9,6 +9,7 @@ stays outside the measured window.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -23,6 +24,17 @@ import psutil
 __all__ = ["BenchError", "ResourceMonitor", "Sample", "SupervisedProcess", "supervised"]
 
 MIB = 1024 * 1024
+
+
+_PR_SET_PDEATHSIG = 1
+# Resolved once here: after fork only this already-bound function runs (no dlopen, no allocation).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_parent() -> None:
+    # In the child between fork and exec: if the harness dies without cleaning up (SIGKILL), the kernel sends
+    # the child SIGTERM instead of leaving a worker or a server running on its own.
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class BenchError(RuntimeError):
@@ -136,6 +148,7 @@ class SupervisedProcess:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - async-signal-safe: one prctl call
                 )
             except OSError as error:
                 raise BenchError(f"{self.name}: cannot start {list(self.argv)!r}: {error}") from None

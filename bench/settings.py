@@ -118,9 +118,12 @@ class OperatorBenchSettings(BaseModel):
 
     out_dir: Path = Field(description="Directory for the JSON report and logs.")
     seed: int = Field(20261129, description="Seed of everything the harness randomizes.")
-    pools: int = Field(50, ge=1, description="Pools created one by one, each timed create → Ready=True.")
+    pools: int = Field(50, ge=1, description="Pools created at a steady pace, each timed create → Ready=True.")
+    create_interval_s: float = Field(0.2, ge=0, description="Pause between two creates of the create → Ready phase.")
     cold_pools: int = Field(200, ge=1, description="Pools present before the operator starts (cold start).")
     idle_window_s: float = Field(30.0, gt=0, description="Window over which idle CPU is measured.")
-    ready_timeout_s: float = Field(60.0, gt=0, description="Give up on a pool not Ready by then.")
+    ready_timeout_s: float = Field(
+        90.0, gt=0, description="Give up on pools not Ready this long after the last create."
+    )
     cold_timeout_s: float = Field(180.0, gt=0, description="Give up on a cold start not reconciled by then.")
     sample_interval_s: float = Field(0.1, gt=0, le=1, description="psutil sampling period.")

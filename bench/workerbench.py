@@ -232,6 +232,11 @@ def _result(
             f"{scenario.name}/{impl.label}: stand-in saturated ({standin.cpu_share:.2f} cores) - the figure is a "
             "floor for the implementation"
         )
+    if scenario.rate is not None and completed / window < 0.95 * scenario.rate:
+        notes.append(
+            f"{scenario.name}/{impl.label}: kept up with only {completed / window:.1f} of the {scenario.rate:g}/s "
+            "paced rate - its latencies include queueing, so this was not light load for it"
+        )
     return RunResult(
         scenario=scenario.name,
         implementation=impl.label,
