@@ -35,7 +35,7 @@ class ControlPlane:
 
     def __init__(self, settings: StandinSettings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store: Store = store or MemoryStore()
+        self.store: Store = store or MemoryStore(event_log_limit=settings.event_log_limit)
         self.counters = Counters()
         self.faults = FaultInjector()
         self.policy = LeasePolicy(

@@ -7,7 +7,7 @@ re-publication scan) O(1) or O(active commands), not O(history).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
@@ -40,13 +40,16 @@ STANDIN_NODE_ID = 1023
 class MemoryStore:
     """All state in dictionaries; suitable for tests, benchmarks and local development."""
 
-    def __init__(self, ids: SnowflakeGenerator | None = None) -> None:
+    def __init__(self, ids: SnowflakeGenerator | None = None, *, event_log_limit: int | None = None) -> None:
+        """``event_log_limit`` bounds memory on long runs: the oldest events beyond it are forgotten
+        (they leave the read-outs and the dedupe index; commands and their projection are kept)."""
         self._ids = ids or SnowflakeGenerator(STANDIN_NODE_ID)
+        self._event_log_limit = event_log_limit
         self._commands: dict[int, CommandRecord] = {}
         self._commands_by_id: dict[int | str, CommandRecord] = {}
         self._active: dict[int, CommandRecord] = {}
-        self._events: list[EventRecord] = []
-        self._events_by_execution: dict[int, list[EventRecord]] = defaultdict(list)
+        self._events: deque[EventRecord] = deque()
+        self._events_by_execution: dict[int, deque[EventRecord]] = defaultdict(deque)
         self._dedupe: dict[tuple[str, int, str, str, int | str], EventRecord] = {}
         self._terminal_executions: set[int] = set()
         self._batches: dict[str, BatchRecord] = {}
@@ -143,6 +146,20 @@ class MemoryStore:
             self._dedupe.setdefault(key, event)
         if event.event_type in TERMINAL_EXECUTION_EVENTS:
             self._terminal_executions.add(event.execution_id)
+        if self._event_log_limit is not None:
+            while len(self._events) > self._event_log_limit:
+                self._forget(self._events.popleft())
+
+    def _forget(self, event: EventRecord) -> None:
+        # Events are appended in order, so the oldest event overall is the oldest of its execution.
+        per_execution = self._events_by_execution[event.execution_id]
+        per_execution.popleft()
+        if not per_execution:
+            del self._events_by_execution[event.execution_id]
+        if event.command_id is not None:
+            key = (event.source, event.execution_id, event.event_type, event.node_name, event.command_id)
+            if self._dedupe.get(key) is event:
+                del self._dedupe[key]
 
     async def append_events(self, events: Sequence[EventRecord], *, now: float) -> None:
         for event in events:
@@ -165,7 +182,7 @@ class MemoryStore:
         return None
 
     async def events(self, execution_id: int | None = None, *, after_event_id: int | None = None) -> list[EventRecord]:
-        source = self._events if execution_id is None else self._events_by_execution.get(execution_id, [])
+        source = self._events if execution_id is None else self._events_by_execution.get(execution_id, deque())
         if after_event_id is None:
             return list(source)
         return [e for e in source if e.event_id > after_event_id]

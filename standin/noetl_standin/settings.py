@@ -73,6 +73,12 @@ class StandinSettings(BaseSettings):
     batch_max_events: int = Field(256, ge=1, description="Events per batch request, else 422.")
     batch_max_payload_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Payload bytes per batch, else 422.")
     batch_workers: int = Field(1, ge=1, description="Concurrent consumers of the accepted-batch queue.")
+    event_log_limit: int | None = Field(
+        None,
+        ge=1,
+        description="Keep at most this many events in memory (long benchmarks); older ones leave the read-outs "
+        "and the dedupe index. Unset = keep everything.",
+    )
 
     externalize_context_field_bytes: int | None = Field(
         None,

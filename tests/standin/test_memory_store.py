@@ -229,3 +229,20 @@ async def test_keychain(store: Store) -> None:
     assert await store.keychain_for_catalog(1) == [entry]
     assert await store.delete_keychain("k:1:global")
     assert await store.get_keychain("k:1:global", NOW) is None
+
+
+async def test_an_event_log_limit_forgets_the_oldest_events_but_keeps_commands() -> None:
+    store = MemoryStore(event_log_limit=3)
+    first = await issue(store, execution_id=1)
+    second = await issue(store, execution_id=2)
+    started = event(store, first, "command.started")
+    await store.append_events([started, event(store, second, "command.started")], now=NOW)
+    assert [e.event_type for e in await store.events()] == ["command.issued", "command.started", "command.started"]
+    assert await store.events(1) == [started]
+    completed = event(store, first, "command.completed")
+    await store.append_events([completed], now=NOW)
+    assert await store.events(1) == [started, completed]
+    assert await store.find_event(1, "command.issued", "s", first.command_id) is None
+    assert await store.find_event(1, "command.started", "s", first.command_id) is started
+    assert first.status is CommandStatus.COMPLETED
+    assert await store.get_command(first.event_id) is first
