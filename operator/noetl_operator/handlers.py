@@ -13,7 +13,7 @@ from typing import Any, cast
 import kopf
 
 from noetl_operator.consumers import ConsumerReport, delete_managed
-from noetl_operator.kube import ApiCall, KubeClient, KubeConnection, load_connection
+from noetl_operator.kube import ApiCall, KubeApiError, KubeClient, KubeConnection, load_connection
 from noetl_operator.reconcile import reconcile
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.settings import OperatorSettings
@@ -53,6 +53,7 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     # Captured now: kopf passes its own `settings` keyword to the handlers below.
     api_timeout = settings.api_timeout_seconds
     nats_timeout = settings.nats_connect_timeout_seconds
+    peering = None if settings.standalone else (settings.peering_name, settings.namespace)
 
     def connect() -> KubeConnection:
         return connection or load_connection(settings.kubeconfig, settings.context)
@@ -70,9 +71,18 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         )
 
     @kopf.on.startup(registry=registry)
-    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         configure_kopf(settings)
-        memo["kube"] = KubeClient(connect(), timeout=api_timeout)
+        kube = KubeClient(connect(), timeout=api_timeout)
+        memo["kube"] = kube
+        if peering is not None:
+            try:
+                created = await kube.ensure_peering(*peering)
+            except KubeApiError as error:
+                # Without the peering CRD kopf itself pauses and says why; do not fail the start-up twice.
+                logger.warning(f"cannot create the peering object {peering[0]!r}: {error}")
+            else:
+                logger.info(f"peering object {peering[0]!r} {'created' if created else 'already exists'}")
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:

@@ -54,6 +54,9 @@ API_CALLS: frozenset[ApiCall] = frozenset(
             for verb in ("get", "patch", "create", "delete")
         ),
         ApiCall("", "secrets", "get"),
+        # kopf never creates its peering object; the operator does at start-up so HA works out of the box.
+        ApiCall("kopf.dev", "clusterkopfpeerings", "create"),
+        ApiCall("kopf.dev", "kopfpeerings", "create"),
     }
 )
 
@@ -230,6 +233,26 @@ class KubeClient:
         """A Secret of the pool's own namespace, or ``None`` if it does not exist."""
         path = _resource_path("", "v1", "secrets", namespace, name)
         return await self._call(ApiCall("", "secrets", "get"), "GET", path, missing_ok=True)
+
+    async def ensure_peering(self, name: str, namespace: str | None) -> bool:
+        """Create kopf's peering object (cluster-wide, or in ``namespace``); ``False`` if it already exists."""
+        plural = "clusterkopfpeerings" if namespace is None else "kopfpeerings"
+        kind = "ClusterKopfPeering" if namespace is None else "KopfPeering"
+        base = "/apis/kopf.dev/v1"
+        path = f"{base}/{plural}" if namespace is None else f"{base}/namespaces/{namespace}/{plural}"
+        metadata: dict[str, str] = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+        try:
+            await self._call(
+                ApiCall("kopf.dev", plural, "create"),
+                "POST",
+                path,
+                body={"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": metadata},
+            )
+        except KubeApiError as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
 
     async def serves(self, group: str, version: str, plural: str) -> bool:
         """Whether the API server serves ``plural`` in ``group/version`` (discovery; allowed to everyone)."""

@@ -13,7 +13,11 @@ import copy
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,7 +38,7 @@ from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets
 from tests.operator.crdcheck import ROOT
 from tests.operator.test_crdgen import BROKEN, _broken
 from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest
-from tests.support.nats import NatsServer
+from tests.support.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.envtest
 
@@ -223,3 +227,40 @@ async def test_the_operator_reconciles_with_its_own_least_privilege_rbac(
             await asyncio.wait_for(task, timeout=15)
         api.close()
         await client.close()
+
+
+def test_noetl_operator_run_peers_probes_and_stops_cleanly(cluster: EnvtestCluster, namespace: str) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "noetl_operator.cli",
+        "run",
+        "--kubeconfig",
+        str(cluster.kubeconfig_path),
+        "--liveness",
+        f"http://127.0.0.1:{port}/healthz",
+        "--peering",
+        f"peer-{namespace}",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pool = {**example_pool("minimal.yaml"), "metadata": {"name": "via-cli"}}
+        pool["spec"] = {**pool["spec"], "nats": {"url": "nats://127.0.0.1:9"}}
+        _create_pool(cluster, namespace, pool)
+        deadline = time.monotonic() + 60
+        with cluster.api_client() as api:
+            custom = kubernetes.client.CustomObjectsApi(api)
+            while not custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "via-cli").get("status"):
+                assert process.poll() is None, process.communicate()[0]
+                assert time.monotonic() < deadline, "the operator never reconciled the pool"
+                time.sleep(0.2)
+            peering = custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", f"peer-{namespace}")
+            assert peering["status"], "this replica announced itself in the peering object"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
