@@ -197,3 +197,9 @@ async def test_secrets_are_not_in_the_code_s_context(ctx: MakeContext, python_to
         {"code": "result = token[:3]", "args": {"token": "{{ keychain.API_TOKEN }}"}}, context
     )
     assert explicit.data == "tok"  # a step that wants a secret passes it explicitly
+
+
+async def test_large_inputs_reach_the_code_whole(ctx: MakeContext, python_tool: PythonTool) -> None:
+    blob = "x" * 3_000_000  # far beyond a pipe buffer
+    result = await python_tool.run({"code": "result = [len(blob), blob[-3:]]", "input": {"blob": blob}}, ctx())
+    assert result.data == [3_000_000, "xxx"]

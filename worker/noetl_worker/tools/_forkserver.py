@@ -42,12 +42,30 @@ class _ServerGone(ToolError):
         super().__init__("Process error: the python runner process exited unexpectedly")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb", buffering=0) as pipe:
         view = memoryview(data)
         while view:
             written = pipe.write(view)
             view = view[written or 0 :]
+
+
+async def _feed(fd: int, data: bytes) -> None:
+    """Write the request to the child's stdin and close it. Most requests fit the pipe buffer and are
+    written at once; only the rest of a large one goes through a thread (the child reads it all)."""
+    os.set_blocking(fd, False)
+    try:
+        sent = os.write(fd, data)
+    except BlockingIOError:
+        sent = 0
+    except BrokenPipeError:
+        os.close(fd)
+        return
+    if sent == len(data):
+        os.close(fd)
+        return
+    os.set_blocking(fd, True)
+    await asyncio.to_thread(_write_all, fd, memoryview(data)[sent:])
 
 
 @dataclass
@@ -228,7 +246,7 @@ class ForkServer:
         timed_out = False
         try:
             pid, exited = await forked
-            writer = asyncio.ensure_future(asyncio.to_thread(_write_all, pipes.stdin, request))
+            writer = asyncio.ensure_future(_feed(pipes.stdin, request))
             try:
                 code: int | None = await asyncio.wait_for(asyncio.shield(exited), timeout=max(time_limit, 0.0))
             except TimeoutError:
