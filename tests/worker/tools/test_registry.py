@@ -27,7 +27,7 @@ def test_an_unknown_kind_is_a_clear_tool_not_found() -> None:
         default_registry().get("snowflake")
 
 
-@pytest.mark.parametrize("kind", sorted(EXPECTED_KINDS - {"rhai"}))
+@pytest.mark.parametrize("kind", sorted(EXPECTED_KINDS))
 def test_each_kind_resolves_to_a_tool_of_that_kind(kind: str) -> None:
     tool = default_registry().get(kind)
     assert tool.kind == kind
