@@ -186,3 +186,11 @@ async def test_the_control_plane_client_and_its_token_are_never_used(
     async with httpx.AsyncClient(headers={"Authorization": "Bearer control-plane-token"}) as control_plane_http:
         result = await tool.run({"url": f"{peer}/echo"}, ctx(http=control_plane_http))
     assert "authorization" not in result.data["body"]["headers"]
+
+
+async def test_a_response_over_the_size_limit_is_an_error_not_a_memory_blowup(
+    tool: HttpTool, peer: str, ctx: MakeContext
+) -> None:
+    result = await tool.run({"url": f"{peer}/binary", "max_response_bytes": 100}, ctx())
+    assert result.status is ToolStatus.ERROR
+    assert result.error == "HTTP response body larger than 100 bytes (max_response_bytes)"

@@ -3,7 +3,8 @@
 Config keys: ``url`` (required), ``method`` (GET; case-insensitive), ``headers``, ``params`` (query),
 ``json`` > ``form`` > ``body`` (raw text, or JSON for non-strings), ``timeout_seconds`` (alias ``timeout``;
 default 30, capped by the command's deadline), ``follow_redirects`` (default true), ``max_redirects`` (20),
-``response_type`` (``json`` | ``text`` | ``binary``), ``verify`` (TLS verification, default true) and
+``response_type`` (``json`` | ``text`` | ``binary``), ``max_response_bytes`` (64 MiB; a larger body is an
+error result instead of a worker out of memory), ``verify`` (TLS verification, default true) and
 ``auth`` ``{type: bearer|basic|api_key|none, credential?, token?, username?, password?, header?}``, whose
 secret values come from ``context.secrets`` by ``credential`` alias (see :mod:`noetl_worker.tools.auth`).
 
@@ -35,6 +36,7 @@ __all__ = ["HttpTool"]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 RESPONSE_TYPES = frozenset({"json", "text", "binary"})
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 class HttpTool:
@@ -70,6 +72,7 @@ class HttpTool:
         timeout = min(cfg.number(timeout_key, DEFAULT_TIMEOUT_SECONDS, minimum=0.001), context.remaining())
         follow_redirects = cfg.boolean("follow_redirects", True)
         max_redirects = cfg.integer("max_redirects", 20, minimum=0)
+        max_bytes = cfg.integer("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, minimum=0)
         headers = cfg.str_map("headers")
         params = cfg.str_map("params")
         headers.update(_auth_headers(cfg, context))
@@ -82,7 +85,9 @@ class HttpTool:
             request = client.build_request(
                 method, url, headers=headers, params=params, timeout=httpx.Timeout(timeout), **body_kwargs
             )
-            response = await _send(client, request, follow_redirects=follow_redirects, max_redirects=max_redirects)
+            response, content = await _send(
+                client, request, follow_redirects=follow_redirects, max_redirects=max_redirects, max_bytes=max_bytes
+            )
         except httpx.TimeoutException:
             return ToolResult(
                 ToolStatus.TIMEOUT,
@@ -90,6 +95,8 @@ class HttpTool:
                 duration_ms=_ms(started),
                 exit_code=1,
             )
+        except _TooLarge as exc:
+            return ToolResult.failure(str(exc), exit_code=1, duration_ms=_ms(started))
         except httpx.InvalidURL as exc:
             raise cfg.error("url", f"invalid URL: {exc}") from None
         except httpx.HTTPError as exc:
@@ -98,7 +105,7 @@ class HttpTool:
             if owned is not None:
                 await owned.aclose()
 
-        data = _response_data(response, response_type)
+        data = _response_data(response, content, response_type)
         ok = response.is_success
         return ToolResult(
             ToolStatus.SUCCESS if ok else ToolStatus.ERROR,
@@ -109,22 +116,32 @@ class HttpTool:
         )
 
 
+class _TooLarge(Exception):
+    """The response body exceeded ``max_response_bytes``."""
+
+
 async def _send(
-    client: httpx.AsyncClient, request: httpx.Request, *, follow_redirects: bool, max_redirects: int
-) -> httpx.Response:
-    # httpx's redirect limit is per client; follow manually so each step's own limit applies.
-    response = await client.send(request, follow_redirects=False)
-    hops = 0
-    while follow_redirects and response.next_request is not None:
-        if hops >= max_redirects:
+    client: httpx.AsyncClient, request: httpx.Request, *, follow_redirects: bool, max_redirects: int, max_bytes: int
+) -> tuple[httpx.Response, bytes]:
+    """Send, following redirects under the step's own limit, and read at most ``max_bytes`` of the body."""
+    response = await client.send(request, stream=True, follow_redirects=False)
+    try:
+        hops = 0
+        while follow_redirects and response.next_request is not None:
+            if hops >= max_redirects:
+                raise httpx.TooManyRedirects(f"more than {max_redirects} redirects", request=request)
+            next_request = response.next_request
             await response.aclose()
-            raise httpx.TooManyRedirects(f"more than {max_redirects} redirects", request=request)
-        next_request = response.next_request
+            response = await client.send(next_request, stream=True, follow_redirects=False)
+            hops += 1
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _TooLarge(f"HTTP response body larger than {max_bytes} bytes (max_response_bytes)")
+        return response, bytes(body)
+    finally:
         await response.aclose()
-        response = await client.send(next_request, follow_redirects=False)
-        hops += 1
-    await response.aread()
-    return response
 
 
 def _body(cfg: ConfigReader) -> dict[str, Any]:
@@ -179,12 +196,15 @@ def _auth_headers(cfg: ConfigReader, context: ToolContext) -> dict[str, str]:
     raise auth.error("type", f"unsupported auth type {kind!r}; expected bearer, basic, api_key or none")
 
 
-def _response_data(response: httpx.Response, response_type: str) -> JSONObject:
+def _response_data(response: httpx.Response, content: bytes, response_type: str) -> JSONObject:
     body: JSONValue
     if response_type == "binary":
-        body = {"base64": base64.b64encode(response.content).decode("ascii"), "size": len(response.content)}
+        body = {"base64": base64.b64encode(content).decode("ascii"), "size": len(content)}
     else:
-        text = response.text
+        try:
+            text = content.decode(response.charset_encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = content.decode("utf-8", errors="replace")
         body = text
         if response_type == "json" and text:
             try:
