@@ -20,9 +20,14 @@ def test_jitter_spreads_retries() -> None:
     assert len({round(Backoff().delay(5), 6) for _ in range(20)}) > 10
 
 
-def test_retry_after_is_a_floor() -> None:
+def test_retry_after_is_a_floor_stretched_gently_on_repeated_refusals() -> None:
+    backoff = Backoff(initial=0.1, cap=30.0)
     for _ in range(50):
-        assert Backoff(initial=0.1, cap=0.2).delay(0, retry_after=2.0) >= 2.0
+        assert 2.0 <= backoff.delay(0, retry_after=2.0) <= 2.5
+        assert 3.0 <= backoff.delay(1, retry_after=2.0) <= 3.75
+        assert 20.0 <= backoff.delay(50, retry_after=2.0) <= 25.0  # at most ten times the hint
+        assert backoff.delay(50, retry_after=20.0) == 30.0  # and never past the cap, but never under the hint
+        assert backoff.delay(0, retry_after=40.0) == 40.0
 
 
 @pytest.mark.parametrize(("status", "transient"), [(503, True), (429, True), (408, True), (500, False), (422, False)])

@@ -1,8 +1,10 @@
-"""Retry timing shared by every control-plane call: exponential backoff with full jitter, capped, never
-shorter than a server's ``Retry-After``.
+"""Retry timing shared by every control-plane call and every nak: backoff with jitter, capped.
 
-Full jitter (a uniform draw between 0 and the exponential step) spreads a pool's retries after an outage
-so that the recovering server is not hit by every worker in the same millisecond.
+Without a hint the delay is exponential with full jitter (a uniform draw up to the exponential step), which
+spreads a pool's retries after an outage so the recovering server is not hit by every worker in the same
+millisecond. With a ``Retry-After`` the server said when to come back: that is the base, stretched gently
+on repeated refusals (x1.5 per attempt, at most x10) instead of exponentially, so one unlucky request is
+not parked for the full cap while the server is already answering others.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import httpx
 from noetl_wire.errors import parse_retry_after
 
 __all__ = ["TRANSIENT_STATUSES", "Backoff", "is_transient_status", "retry_after_of"]
+
+_RETRY_AFTER_GROWTH = 1.5
+_RETRY_AFTER_MAX_FACTOR = 10.0
 
 # Statuses that say "not now" rather than "never": timeouts, rate limits and overload.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 502, 503, 504})
@@ -33,12 +38,13 @@ class Backoff:
     floor: float = 0.05
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap, self.initial * self.multiplier ** min(attempt, 32))
-        jittered = random.uniform(min(self.floor, ceiling), ceiling)  # noqa: S311 - jitter, not cryptography
+        """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0)."""
         if retry_after is not None:
-            # Honour the server's floor, plus a little jitter so a whole pool does not return in lockstep.
-            return max(jittered, retry_after + random.uniform(0, min(1.0, retry_after / 4 + 0.05)))  # noqa: S311
-        return jittered
+            factor = min(_RETRY_AFTER_GROWTH ** max(0, attempt), _RETRY_AFTER_MAX_FACTOR)
+            stretched = retry_after * factor * random.uniform(1.0, 1.25)  # noqa: S311 - jitter, not cryptography
+            return max(retry_after, min(self.cap, stretched))
+        ceiling = min(self.cap, self.initial * self.multiplier ** min(attempt, 32))
+        return random.uniform(min(self.floor, ceiling), ceiling)  # noqa: S311 - jitter, not cryptography
 
 
 def retry_after_of(response: httpx.Response) -> float | None:

@@ -38,7 +38,12 @@ log = logging.getLogger("noetl_worker.runtime")
 
 # Redelivery delays for naks: long enough that an overloaded server is not hammered, short enough that a
 # recovered one gets the work back promptly.
-_NAK_BACKOFF = Backoff(initial=1.0, cap=60.0, floor=0.5)
+_NAK_BACKOFF = Backoff(initial=0.25, cap=30.0, floor=0.1)
+
+
+def redelivery_delay(num_delivered: int, retry_after: float | None = None) -> float:
+    """Seconds before a naked message comes back (``num_delivered`` counts this delivery)."""
+    return _NAK_BACKOFF.delay(max(0, num_delivered - 1), retry_after)
 
 
 class Dispatcher:
@@ -113,7 +118,7 @@ class Dispatcher:
             raise
         except Exception:
             log.exception("unexpected error while handling a message; naking it for redelivery")
-            await delivery.nak("internal_error", _NAK_BACKOFF.delay(delivery.num_delivered))
+            await delivery.nak("internal_error", redelivery_delay(delivery.num_delivered))
 
     async def _dispatch(self, delivery: Delivery) -> None:
         if len(self.tasks) > self.slots or self.draining:
@@ -156,13 +161,13 @@ class Dispatcher:
             if outcome.holder and outcome.holder != self.worker_id and delivery.num_delivered <= 1:
                 await delivery.ack("claimed_elsewhere")
                 return
-            delay = _NAK_BACKOFF.delay(delivery.num_delivered, outcome.retry_after)
+            delay = redelivery_delay(delivery.num_delivered, outcome.retry_after)
             log.info(f"command is claimed ({outcome.detail}); retrying in {delay:.1f}s", extra=fields)
             await delivery.nak("active_claim", delay)
             return
         if status is ClaimStatus.UNAVAILABLE:
             self.metrics.pulls.labels(outcome="retry_later").inc()
-            delay = _NAK_BACKOFF.delay(delivery.num_delivered, outcome.retry_after)
+            delay = redelivery_delay(delivery.num_delivered, outcome.retry_after)
             log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
             await delivery.nak("claim_unavailable", delay)
             return
@@ -176,7 +181,7 @@ class Dispatcher:
                     self.recent.add(key)
                     await delivery.ack("failed")
                 else:
-                    await delivery.nak("outcome_undelivered", _NAK_BACKOFF.delay(delivery.num_delivered))
+                    await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
                 return
         self.metrics.pulls.labels(outcome="failed").inc()
         reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
@@ -200,7 +205,7 @@ class Dispatcher:
             await delivery.ack("failed" if outcome.failed else "completed")
         else:
             # The outcome could not be delivered before the hold deadline; redeliver so it is not lost.
-            await delivery.nak("outcome_undelivered", _NAK_BACKOFF.delay(delivery.num_delivered))
+            await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
 
     async def _keep_alive(self, delivery: Delivery) -> None:
         while True:
