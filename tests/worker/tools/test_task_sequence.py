@@ -165,3 +165,14 @@ async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str
 async def test_an_unknown_sub_kind_is_tool_not_found(ctx: MakeContext) -> None:
     with pytest.raises(ToolError, match=r"^Tool not found: teleport$"):
         await TaskSequenceTool().run({"tasks": [{"a": {"kind": "teleport"}}]}, ctx())
+
+
+@pytest.mark.parametrize(
+    ("condition", "matches"),
+    [("[]", False), ("'False'", False), ("'none'", False), ("outcome.data.items", True), ("outcome.data.gone", False)],
+)
+async def test_conditions_follow_truthiness(ctx: MakeContext, condition: str, matches: bool) -> None:
+    rules = [{"when": condition, "then": {"do": "fail"}}]
+    config = {"tasks": [{"t": {"kind": "noop", "result": {"items": [1]}, "spec": {"policy": {"rules": rules}}}}]}
+    result = await TaskSequenceTool().run(config, ctx())
+    assert result.ok is not matches

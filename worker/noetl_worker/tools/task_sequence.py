@@ -202,7 +202,13 @@ class TaskSequenceTool:
         while index < len(tasks):
             steps += 1
             if steps > MAX_STEPS:
-                return _failed(f"task_sequence ran more than {MAX_STEPS} tasks (a jump loop?)", results, index, tasks)
+                return _failed(
+                    f"task_sequence ran more than {MAX_STEPS} tasks (a jump loop?)",
+                    results,
+                    index,
+                    tasks,
+                    started=started,
+                )
             task = tasks[index]
             local: dict[str, JSONValue] = {"_prev": prev, "_results": dict(results), "_task": task.label,
                                            "_attempt": attempt, "ctx": dict(ctx_view)}  # fmt: skip
@@ -249,7 +255,9 @@ class TaskSequenceTool:
             if action == "fail":
                 if outcome_error is not None and rule is None:
                     raise outcome_error  # an exception nobody handled stays an exception (call.error)
-                return _failed(result.error or f"task {task.label!r} failed", results, index, tasks, result)
+                return _failed(
+                    result.error or f"task {task.label!r} failed", results, index, tasks, started=started, result=result
+                )
             results[task.label] = result.data
             prev = result.data
             attempt = 1
@@ -287,9 +295,16 @@ class TaskSequenceTool:
                 return rule
             path = f"task_sequence.{task.label}.policy.rules[{index}].when"
             value = render_string(rule.when, names, path=path) if "{" in rule.when else _bare(rule.when, names, path)
-            if value not in (False, None, "", 0, "false", "False"):
+            if _truthy(value):
                 return rule
         return None
+
+
+def _truthy(value: JSONValue) -> bool:
+    # A rendered condition is typed by the JSON rule; text such as "False" or "none" still means no.
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "none", "null", "0", "no")
+    return bool(value)
 
 
 def _bare(condition: str, names: Mapping[str, Any], path: str) -> JSONValue:
@@ -298,7 +313,13 @@ def _bare(condition: str, names: Mapping[str, Any], path: str) -> JSONValue:
 
 
 def _failed(
-    message: str, results: JSONObject, index: int, tasks: list[Task], result: ToolResult | None = None
+    message: str,
+    results: JSONObject,
+    index: int,
+    tasks: list[Task],
+    *,
+    started: float,
+    result: ToolResult | None = None,
 ) -> ToolResult:
     return ToolResult(
         ToolStatus.ERROR,
@@ -307,4 +328,5 @@ def _failed(
         stdout=result.stdout if result else None,
         stderr=result.stderr if result else None,
         exit_code=result.exit_code if result else None,
+        duration_ms=int((time.monotonic() - started) * 1000),
     )
