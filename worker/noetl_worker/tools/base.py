@@ -130,7 +130,9 @@ class ToolContext:
 
     ``secrets`` holds keychain values (env allow-list plus resolved auth aliases) by name; tools read them
     but never log them. ``variables`` is the command's render context. ``deadline`` is a
-    ``time.monotonic()`` instant after which the executor cancels the run.
+    ``time.monotonic()`` instant after which the executor cancels the run. ``http`` is the worker's
+    control-plane client: its default headers may carry the control plane's token, so tools that call
+    third-party URLs (``http``, ``mcp``) use their own client instead (``tools/_httpclient.py``).
     """
 
     execution_id: int
