@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from noetl_wire.errors import ErrorCode, error_body
 from noetl_wire.events import (
@@ -27,6 +27,7 @@ from noetl_standin.api._http import HttpError, dumps, json_response, read_json, 
 from noetl_standin.core import ControlPlane
 from noetl_standin.projection import find_command_id, find_error
 from noetl_standin.records import BatchRecord, EventRecord
+from noetl_standin.settings import StandinSettings
 
 __all__ = ["routes"]
 
@@ -53,6 +54,42 @@ def _event_meta(
     return merged
 
 
+def _record(
+    plane: ControlPlane,
+    *,
+    execution_id: int,
+    name: str,
+    step: str,
+    payload: dict[str, Any],
+    meta: Mapping[str, Any] | None,
+    worker_id: str | None,
+    actionable: bool,
+    informative: bool,
+    source: Literal["single", "batch"],
+    now: float,
+) -> EventRecord:
+    """A worker's event as the server persists it: status from the name, meta merged, ids looked up."""
+    command_id = find_command_id(payload, meta)
+    return EventRecord(
+        event_id=plane.store.new_id(),
+        execution_id=execution_id,
+        event_type=name,
+        node_name=step,
+        status=event_status(name),
+        created_at=now,
+        payload=payload,
+        meta=_event_meta(
+            meta, actionable=actionable, informative=informative, worker_id=worker_id, command_id=command_id
+        ),
+        worker_id=worker_id,
+        command_id=command_id,
+        actionable=actionable,
+        informative=informative,
+        source=source,
+        error=find_error(payload),
+    )
+
+
 async def post_event(request: Request) -> Response:
     plane: ControlPlane = request.app.state.plane
     body = validate(EventRequest, await read_json(request))
@@ -69,27 +106,18 @@ async def post_event(request: Request) -> Response:
             plane.counters.events["deduplicated"] += 1
             return json_response({"status": "ok", "event_id": existing.event_id, "commands_generated": 0})
     now = time.time()
-    event = EventRecord(
-        event_id=plane.store.new_id(),
+    event = _record(
+        plane,
         execution_id=body.execution_id,
-        event_type=body.name,
-        node_name=body.step,
-        status=event_status(body.name),
-        created_at=now,
+        name=body.name,
+        step=body.step,
         payload=body.payload,
-        meta=_event_meta(
-            body.meta,
-            actionable=body.actionable,
-            informative=body.informative,
-            worker_id=body.worker_id,
-            command_id=command_id,
-        ),
+        meta=body.meta,
         worker_id=body.worker_id,
-        command_id=command_id,
         actionable=body.actionable,
         informative=body.informative,
         source="single",
-        error=find_error(body.payload),
+        now=now,
     )
     await plane.store.append_events([event], now=now)
     plane.counters.events[body.name] += 1
@@ -103,14 +131,13 @@ def _idempotency_key(request: Request) -> str | None:
     return request.headers.get("idempotency-key") or request.headers.get("x-idempotency-key") or None
 
 
-async def post_batch(request: Request) -> Response:
-    plane: ControlPlane = request.app.state.plane
-    settings = plane.settings
-    raw_body = await request.body()
-    raw = await read_json(request)
-    if isinstance(raw, dict) and "execution_id" in raw and not isinstance(raw["execution_id"], str):
+def _limit_error(raw: Any, settings: StandinSettings) -> HttpError | None:
+    """The 422s the server's batch model and limits produce before any other validation."""
+    if not isinstance(raw, dict):
+        return None
+    if "execution_id" in raw and not isinstance(raw["execution_id"], str):
         # The server's batch model declares a plain str with no coercion: an integer is a 422 there too.
-        raise HttpError(
+        return HttpError(
             422,
             [
                 {
@@ -121,12 +148,15 @@ async def post_batch(request: Request) -> Response:
                 }
             ],
         )
-    if isinstance(raw, dict) and isinstance(raw.get("events"), list) and len(raw["events"]) > settings.batch_max_events:
-        raise HttpError(
-            422, f"batch has {len(raw['events'])} events, more than the limit of {settings.batch_max_events}"
-        )
-    body = validate(BatchEventRequest, raw)
-    if len(raw_body) > settings.batch_max_payload_bytes:
+    events = raw.get("events")
+    if isinstance(events, list) and len(events) > settings.batch_max_events:
+        return HttpError(422, f"batch has {len(events)} events, more than the limit of {settings.batch_max_events}")
+    return None
+
+
+def _check_payloads(body: BatchEventRequest, raw_size: int, settings: StandinSettings) -> None:
+    # The body bounds the payloads, so they only need measuring when the body itself is over the limit.
+    if raw_size > settings.batch_max_payload_bytes:
         size = sum(len(dumps(event.payload)) for event in body.events)
         if size > settings.batch_max_payload_bytes:
             raise HttpError(
@@ -138,6 +168,16 @@ async def post_batch(request: Request) -> Response:
         except ValueError as exc:
             # Surfaces as 500 enqueue_error on the server: the contract check runs while enqueueing.
             raise HttpError(500, error_body(ErrorCode.ENQUEUE_ERROR, f"events[{index}]: {exc}")["detail"]) from None
+
+
+async def post_batch(request: Request) -> Response:
+    plane: ControlPlane = request.app.state.plane
+    raw = await read_json(request)
+    limit_error = _limit_error(raw, plane.settings)
+    if limit_error is not None:
+        raise limit_error
+    body = validate(BatchEventRequest, raw)
+    _check_payloads(body, len(await request.body()), plane.settings)
     key = _idempotency_key(request)
     if key is not None:
         previous = await plane.store.batch_by_key(body.execution_id, key)
@@ -146,34 +186,23 @@ async def post_batch(request: Request) -> Response:
             return _accepted(previous, plane, duplicate=True)
     now = time.time()
     store = plane.store
-    records: list[EventRecord] = []
-    for event in body.events:
-        command_id = find_command_id(event.payload, event.meta)
-        records.append(
-            EventRecord(
-                event_id=store.new_id(),
-                execution_id=body.execution_id,
-                event_type=event.name,
-                node_name=event.step,
-                status=event_status(event.name),
-                created_at=now,
-                payload=event.payload,
-                meta=_event_meta(
-                    event.meta,
-                    actionable=event.actionable,
-                    informative=event.informative,
-                    worker_id=body.worker_id,
-                    command_id=command_id,
-                ),
-                worker_id=body.worker_id,
-                command_id=command_id,
-                actionable=event.actionable,
-                informative=event.informative,
-                source="batch",
-                error=find_error(event.payload),
-            )
+    records = [
+        _record(
+            plane,
+            execution_id=body.execution_id,
+            name=event.name,
+            step=event.step,
+            payload=event.payload,
+            meta=event.meta,
+            worker_id=body.worker_id,
+            actionable=event.actionable,
+            informative=event.informative,
+            source="batch",
+            now=now,
         )
-        plane.counters.events[event.name] += 1
+        for event in body.events
+    ]
+    plane.counters.events.update(record.event_type for record in records)
     batch = BatchRecord(
         request_id=str(store.new_id()),
         execution_id=body.execution_id,
