@@ -119,6 +119,10 @@ async def test_object_store_put_and_get_binary(nats_server: NatsServer, ctx: Mak
     assert put.data["size"] == 256
     got = await tool.run({**base, "operation": "object_get"}, ctx())
     assert got.data["data"] == blob
+    info = await tool.run({**base, "operation": "object_info"}, ctx())
+    assert info.data["size"] == 256
+    listed = await tool.run({**base, "operation": "object_list"}, ctx())
+    assert [o["name"] for o in listed.data["objects"]] == ["blob.bin"]
     await tool.run({**base, "operation": "object_delete"}, ctx())
     missing = await tool.run({**base, "operation": "object_get"}, ctx())
     assert missing.status is ToolStatus.ERROR

@@ -23,6 +23,9 @@ kv_keys            bucket, pattern? (``*`` glob)        {status, bucket, keys, c
 object_put         bucket, name, data, create_bucket?   {status, bucket, name, size, digest}
 object_get         bucket, name                         {status, bucket, name, data, size}
 object_delete      bucket, name                         {status, bucket, name}
+object_info        bucket, name                         {status, bucket, name, size, description, chunks,
+                                                         digest, mtime}
+object_list        bucket                               {status, bucket, objects, count}
 js_get_msg         stream, seq | subject | last         {status, stream, subject, seq, data, headers}
 js_stream_info     stream                               {status, stream, config, state}
 js_consume         stream, consumer, batch?, timeout_ms?, {status, stream, consumer, count, messages,
@@ -229,6 +232,30 @@ async def _object_delete(nc: Client, cfg: ConfigReader, limit: float) -> JSONObj
     return {"status": "success", "bucket": cfg.text("bucket"), "name": name}
 
 
+def _object_meta(info: Any) -> JSONObject:
+    return {"name": info.name, "size": info.size, "description": info.description, "chunks": info.chunks,
+            "digest": info.digest, "mtime": info.mtime}  # fmt: skip
+
+
+async def _object_info(nc: Client, cfg: ConfigReader, limit: float) -> JSONObject:
+    store, name = await _object_store(nc, cfg), cfg.text("name")
+    try:
+        info = await store.get_info(name)
+    except (nats.js.errors.ObjectNotFoundError, nats.js.errors.ObjectDeletedError, nats.js.errors.NotFoundError):
+        raise _NotFound(f"object {name!r} not found in {cfg.text('bucket')!r}") from None
+    return {"status": "success", "bucket": cfg.text("bucket"), **_object_meta(info)}
+
+
+async def _object_list(nc: Client, cfg: ConfigReader, limit: float) -> JSONObject:
+    store = await _object_store(nc, cfg)
+    try:
+        infos = await store.list(ignore_deletes=True)
+    except nats.js.errors.NotFoundError:
+        infos = []  # an empty store has nothing to list
+    objects: list[JSONValue] = [_object_meta(info) for info in infos]
+    return {"status": "success", "bucket": cfg.text("bucket"), "objects": objects, "count": len(objects)}
+
+
 async def _js_get_msg(nc: Client, cfg: ConfigReader, limit: float) -> JSONObject:
     stream = cfg.text("stream")
     seq = cfg.integer("seq", None, minimum=1)
@@ -324,6 +351,8 @@ OPERATIONS: dict[str, Operation] = {
     "object_put": _object_put,
     "object_get": _object_get,
     "object_delete": _object_delete,
+    "object_info": _object_info,
+    "object_list": _object_list,
     "js_get_msg": _js_get_msg,
     "js_stream_info": _js_stream_info,
     "js_consume": _js_consume,
@@ -343,6 +372,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "object_put": ("bucket", "name"),
     "object_get": ("bucket", "name"),
     "object_delete": ("bucket", "name"),
+    "object_info": ("bucket", "name"),
+    "object_list": ("bucket",),
     "js_get_msg": ("stream",),
     "js_stream_info": ("stream",),
     "js_consume": ("stream", "consumer"),
