@@ -2,7 +2,8 @@
 
 ``managed`` creates or updates the durable to the spec and keeps a dead-letter stream that captures the
 consumer's max-deliveries and terminated-message advisories (the advisory carries the stream sequence, so
-the original message can still be fetched from the command stream). ``observe`` never writes. Both report
+the original message can still be fetched from the command stream) and the copies the python worker
+publishes, with the reason, on ``noetl.deadletter.<stream>.<durable>``. ``observe`` never writes. Both report
 the lag KEDA scales on: ``num_pending`` and ``num_ack_pending``. A NATS outage is a report, not an error:
 the reconciler turns it into ``ConsumerReady=False`` and tries again on the next timer tick.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "delete_managed",
     "desired_config",
     "reconcile_consumer",
+    "worker_dead_letter_subject",
 ]
 
 _DLQ_MAX_AGE_SECONDS = 14 * 24 * 3600
@@ -63,12 +65,19 @@ def dead_letter_stream_name(pool: NoetlWorkerPool) -> str:
     return f"DLQ_{pool.spec.nats.stream}_{pool.spec.consumer.durable_name}"
 
 
+def worker_dead_letter_subject(pool: NoetlWorkerPool) -> str:
+    """Where the python worker publishes a copy (with the reason) of every message it terminates."""
+    # The stream is part of it: two pools may share a durable name on different streams.
+    return f"noetl.deadletter.{pool.spec.nats.stream}.{pool.spec.consumer.durable_name}"
+
+
 def dead_letter_subjects(pool: NoetlWorkerPool) -> list[str]:
-    """The JetStream advisories emitted when this durable gives up on a message."""
+    """The JetStream advisories emitted when this durable gives up on a message, and the worker's copies."""
     suffix = f"{pool.spec.nats.stream}.{pool.spec.consumer.durable_name}"
     return [
         f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{suffix}",
         f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{suffix}",
+        worker_dead_letter_subject(pool),
     ]
 
 
@@ -193,7 +202,15 @@ async def _managed(client: Client, pool: NoetlWorkerPool) -> ConsumerReport:
             "StreamMissing",
             f"stream {spec.nats.stream} does not exist; the NoETL server or the first worker creates it",
         )
-    await _ensure_dead_letter_stream(client, pool)
+    try:
+        await _ensure_dead_letter_stream(client, pool)
+    except APIError as error:
+        # e.g. the worker's dead-letter subject overlaps another stream's subjects.
+        return ConsumerReport(
+            False,
+            "DeadLetterStreamRejected",
+            f"JetStream refused the dead-letter stream {dead_letter_stream_name(pool)}: {error.description}",
+        )
     desired = desired_config(pool)
     try:
         current = await js.consumer_info(spec.nats.stream, spec.consumer.durable_name)

@@ -36,7 +36,7 @@ from noetl_operator.status import (
 __all__ = ["reconcile"]
 
 # Consumer reasons that will not fix themselves (the others clear once the stream or NATS is back).
-_CONSUMER_PROBLEMS = {"UpdateRejected", "FilterMismatch"}
+_CONSUMER_PROBLEMS = {"UpdateRejected", "FilterMismatch", "DeadLetterStreamRejected"}
 
 
 async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_timeout: float = 5.0) -> dict[str, Any]:

@@ -58,7 +58,10 @@ CONDITION_DOCS: dict[ConditionType, str] = {
         "when the ScaledObject CRD is missing."
     ),
     ConditionType.SECRETS_RESOLVED: "Every referenced Secret and key exists in the pool's namespace.",
-    ConditionType.DEGRADED: "A problem that needs a human: invalid spec, missing Secret or KEDA, refused consumer.",
+    ConditionType.DEGRADED: (
+        "A problem that needs a human: invalid spec (InvalidSpec), a child refused by the API server "
+        "(ApplyRejected), a missing Secret or KEDA, a refused or mismatched consumer."
+    ),
 }
 
 

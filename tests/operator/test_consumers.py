@@ -11,11 +11,14 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
+from noetl_operator.builders import build_children
 from noetl_operator.consumers import (
     NatsAccess,
     dead_letter_stream_name,
+    dead_letter_subjects,
     delete_managed,
     reconcile_consumer,
+    worker_dead_letter_subject,
 )
 from noetl_operator.spec import NoetlWorkerPool, parse_pool
 
@@ -175,3 +178,23 @@ async def test_deletion_honours_prevent_delete(nats_server: NatsServer, client: 
     with pytest.raises(NotFoundError):
         await js.consumer_info(gone.spec.nats.stream, gone.spec.consumer.durable_name)
     assert (await delete_managed(gone, NatsAccess(nats_server.url))).reason == "AlreadyGone"
+
+
+async def test_the_workers_dead_letter_copies_land_in_the_dead_letter_stream(
+    nats_server: NatsServer, client: Client
+) -> None:
+    pool = make_pool(management="managed")
+    await add_stream(client, pool)
+    await reconcile_consumer(pool, NatsAccess(nats_server.url))
+    js = client.jetstream()
+    await js.publish(worker_dead_letter_subject(pool), b'{"reason": "undecodable pointer"}')
+    copy = await js.get_msg(dead_letter_stream_name(pool), 1)
+    assert copy.data == b'{"reason": "undecodable pointer"}'
+
+
+def test_the_worker_is_told_the_subject_the_dead_letter_stream_captures() -> None:
+    pool = make_pool(management="managed")
+    container = build_children(pool).deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {entry["name"]: entry.get("value") for entry in container["env"]}
+    assert env["NATS_DEAD_LETTER_SUBJECT"] == worker_dead_letter_subject(pool)
+    assert worker_dead_letter_subject(pool) in dead_letter_subjects(pool)
