@@ -53,6 +53,8 @@ class WorkerProcess:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+        except (urllib.error.URLError, OSError) as exc:
+            return 0, f"unreachable: {exc}"  # not listening (yet, or any more)
 
     def metric(self, name: str, **labels: str) -> float:
         """A sample from ``/metrics`` (0 when absent)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobStatus
+from noetl_standin.natsserver import free_port
 
 from tests.support.nats import NatsServer
 from tests.support.standin import running_standin
@@ -37,7 +40,11 @@ async def test_many_commands_complete_exactly_once(admin: StandinAdmin, workers:
         assert names.count("command.completed") == 25
         assert names.count("call.done") == 25
     assert worker.metric("noetl_worker_messages_acked_total", reason="completed") == 100
+    assert worker.metric("noetl_worker_pulls_total", outcome="claimed") == 100
     assert worker.terminate() == 0
+    finished = [r for r in worker.log_records() if r["msg"] == "command finished"]
+    assert len(finished) == 100
+    assert all({"execution_id", "command_id", "step"} <= set(r) for r in finished)
 
 
 def sleeper(name: str, seconds: float, after: list[str] | None = None) -> dict[str, Any]:
@@ -161,3 +168,34 @@ async def test_a_nats_restart_mid_run_neither_ends_the_worker_nor_loses_commands
             assert worker.process.poll() is None
             await wait_until(lambda: worker.get("/readyz")[0] == 200, what="readiness after the restart")
             assert "NATS reconnected" in worker.log()
+
+
+async def test_readiness_says_why_the_worker_cannot_take_work(
+    workers: Callable[..., WorkerProcess], tmp_path: Path, names: dict[str, str]
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    worker = workers(ready=False, NOETL_SERVER_URL=dead)
+
+    def not_registered() -> bool:
+        status, body = worker.get("/readyz")
+        return status == 503 and "not_registered" in json.loads(body)["reasons"]
+
+    await wait_until(not_registered, what="/readyz to report not_registered")
+    assert worker.get("/healthz") == (200, "ok")
+    assert worker.process.poll() is None  # waiting for the control plane, not crashing
+    assert "register: control plane unreachable" in worker.log()
+    assert worker.terminate() == 0
+
+
+async def test_in_progress_keeps_a_command_longer_than_ack_wait_from_being_redelivered(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess], nats_server: NatsServer, names: dict[str, str]
+) -> None:
+    worker = workers(NATS_ACK_WAIT="1.5")
+    job = await admin.submit_job([sleeper("long", 4)])
+    assert (await admin.wait_job(job.execution_id, timeout=20)).status is JobStatus.COMPLETED
+    nc = await nats.connect(nats_server.url)
+    info = await nc.jetstream().consumer_info(names["NATS_STREAM"], names["NATS_CONSUMER"])
+    await nc.close()
+    assert info.config.ack_wait == 1.5
+    assert info.num_redelivered == 0
+    assert worker.metric("noetl_worker_messages_acked_total", reason="duplicate_running") == 0
