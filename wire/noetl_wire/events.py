@@ -170,7 +170,9 @@ def validate_reference_only_payload(payload: object) -> None:
     present, must be an object whose keys are a subset of {status, reference, context, command_id},
     whose ``reference`` and ``context`` are objects, and whose ``context`` holds no ``_internal_data``
     at any depth (scanned to depth 8, like the server). Large data belongs in the result store, with
-    only a reference in the event.
+    only a reference in the event. A null ``reference``/``context`` counts as absent. The later rule
+    against legacy ``command_*`` keys inside ``result.context`` (after the pinned server revision) is
+    not enforced.
     """
     if not isinstance(payload, Mapping):
         raise ValueError(f"event payload must be an object, got {type(payload).__name__}")
