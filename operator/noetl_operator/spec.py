@@ -51,6 +51,8 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _JS_NAME = r"^[^\s.*>/\\]+$"
 _SUBJECT = r"^[^\s]+$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+# Memory sizes: no milli suffix (Kubernetes accepts "128m" as 0.128 bytes, never what anyone means).
+_MEMORY = r"^[0-9]+(\.[0-9]+)?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 
 SecretName = Annotated[str, StringConstraints(pattern=_SECRET_NAME, max_length=253)]
 
@@ -63,7 +65,6 @@ class _Model(BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=to_camel,
-        use_enum_values=False,
     )
 
 
@@ -360,7 +361,7 @@ class ResourceList(_Model):
     """CPU and memory quantities."""
 
     cpu: str | None = Field(default=None, pattern=_QUANTITY, description="CPU quantity, e.g. `250m`.")
-    memory: str | None = Field(default=None, pattern=_QUANTITY, description="Memory quantity, e.g. `512Mi`.")
+    memory: str | None = Field(default=None, pattern=_MEMORY, description="Memory quantity, e.g. `512Mi`.")
 
 
 class Resources(_Model):
@@ -393,7 +394,7 @@ class Probes(_Model):
 class SharedMemory(_Model):
     """A memory-backed `/dev/shm`; it counts against the memory limit."""
 
-    size_limit: str = Field(default="64Mi", pattern=_QUANTITY, description="Size limit of the `/dev/shm` tmpfs.")
+    size_limit: str = Field(default="64Mi", pattern=_MEMORY, description="Size limit of the `/dev/shm` tmpfs.")
 
 
 class ServiceAccountSpec(_Model):

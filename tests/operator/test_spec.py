@@ -77,6 +77,7 @@ def test_defaults_follow_the_upstream_worker_contract() -> None:
         ),
         ({"env": [{"value": "x"}]}, "spec.env[0].name must be a non-empty string"),
         ({"metricsPort": 80}, "spec.metricsPort: Input should be greater than or equal to 1024"),
+        ({"sharedMemory": {"sizeLimit": "100m"}}, "spec.sharedMemory.sizeLimit: String should match pattern"),
     ],
 )
 def test_invalid_pools_are_rejected_naming_the_field(spec: dict[str, Any], expected: str) -> None:
