@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -101,3 +102,45 @@ async def test_closing_leaves_no_process_behind(server: ForkServer) -> None:
 async def test_a_missing_working_directory_is_a_named_error(server: ForkServer) -> None:
     with pytest.raises(ToolError, match=r"^Process error: cannot start .* in '/nonexistent': No such directory"):
         await server.run(request("result = 1"), env={}, cwd="/nonexistent", time_limit=5)
+
+
+WORKER_SCRIPT = """
+import asyncio, json, sys
+from noetl_worker.tools._forkserver import ForkServer
+from noetl_worker.tools._process import base_environment
+from noetl_worker.tools.python import RUNNER
+
+async def main():
+    server = ForkServer(sys.executable, RUNNER)
+    code = "import os, time\\nprint(os.getpid(), flush=True)\\ntime.sleep(300)"
+    request = json.dumps({"code": code, "globals": {}, "args": {}, "input": {}, "context": {},
+                          "marker": "@@M@@", "filename": "<t>"}).encode()
+    task = asyncio.create_task(server.run(request, env=base_environment(), cwd=None, time_limit=300))
+    await asyncio.sleep(1.0)
+    print(server.pid, flush=True)
+    await task
+
+asyncio.run(main())
+"""
+
+
+def test_a_killed_worker_takes_the_runner_and_its_commands_with_it() -> None:
+    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        assert process.stdout is not None
+        server_pid = int(process.stdout.readline())
+        runner = psutil.Process(server_pid)
+        children = runner.children()
+        assert len(children) == 1
+        command = children[0]
+        process.kill()  # SIGKILL: the worker gets no chance to clean up
+        process.wait()
+        for survivor in (runner, command):
+            deadline = time.monotonic() + 5
+            while survivor.is_running() and survivor.status() != psutil.STATUS_ZOMBIE:
+                assert time.monotonic() < deadline, f"pid {survivor.pid} outlived the killed worker"
+                time.sleep(0.02)
+    finally:
+        if process.poll() is None:
+            process.kill()
