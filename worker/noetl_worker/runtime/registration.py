@@ -52,10 +52,19 @@ class Registration:
         self.registered = False
 
     async def register(self, stopping: asyncio.Event) -> bool:
-        """Register, retrying until it succeeds (True) or ``stopping`` is set (False)."""
+        """Register, retrying until it succeeds (True) or ``stopping`` is set (False, at once)."""
         while not stopping.is_set():
+            attempt = asyncio.ensure_future(self.client.register(self.registration, deadline=time.monotonic() + 30.0))
+            stop = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait({attempt, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ControlPlaneError):
+                    await attempt
+                return False
             try:
-                await self.client.register(self.registration, deadline=time.monotonic() + 30.0)
+                attempt.result()
             except ControlPlaneError as exc:
                 log.warning(f"registration failed: {exc}; retrying")
                 with contextlib.suppress(TimeoutError):
