@@ -29,6 +29,7 @@ import httpx
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, describe, render_config
 from noetl_worker.tools._httpclient import third_party_client
+from noetl_worker.tools._redact import redact
 from noetl_worker.tools.base import ToolContext, ToolError, ToolResult, ToolStatus
 
 __all__ = ["HttpTool"]
@@ -100,7 +101,8 @@ class HttpTool:
         except httpx.InvalidURL as exc:
             raise cfg.error("url", f"invalid URL: {exc}") from None
         except httpx.HTTPError as exc:
-            raise ToolError(f"HTTP error: {method} {_redact_url(url)}: {type(exc).__name__}: {exc}") from None
+            detail = redact(str(exc), context.secrets)
+            raise ToolError(f"HTTP error: {method} {_redact_url(url)}: {type(exc).__name__}: {detail}") from None
         finally:
             if owned is not None:
                 await owned.aclose()
