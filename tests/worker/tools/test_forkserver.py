@@ -144,3 +144,8 @@ def test_a_killed_worker_takes_the_runner_and_its_commands_with_it() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+async def test_a_burst_of_commands_is_queued_not_refused(server: ForkServer) -> None:
+    results = await asyncio.gather(*(run(server, "result = n", n=n) for n in range(200)))
+    assert [r["result"] for r in results] == list(range(200))

@@ -68,6 +68,17 @@ async def _feed(fd: int, data: bytes) -> None:
     await asyncio.to_thread(_write_all, fd, memoryview(data)[sent:])
 
 
+async def _send_request(sock: socket.socket, header: bytes, fds: list[int]) -> None:
+    """One message with the child's descriptors; waits while the socket buffer is full (a burst of
+    commands), which a non-blocking ``sendmsg`` reports as ``BlockingIOError``."""
+    while True:
+        try:
+            socket.send_fds(sock, [header], fds)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(0.002)
+
+
 @dataclass
 class _Pipes:
     """The worker's ends of one child's stdio pipes, and the read transports made over them."""
@@ -198,7 +209,10 @@ class ForkServer:
         started = time.monotonic()
         if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 - one stat() of a local path
             raise ToolError(f"Process error: cannot start {self._interpreter!r} in {cwd!r}: No such directory")
-        sock = await self._ensure()
+        try:
+            sock = await self._ensure()
+        except OSError as exc:
+            raise ToolError(f"Process error: cannot start the python runner: {exc}") from None
         loop = asyncio.get_running_loop()
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
@@ -208,12 +222,14 @@ class ForkServer:
         self._forked[request_id] = forked
         try:
             header = json.dumps({"id": request_id, "env": dict(env), "cwd": cwd}).encode()
-            socket.send_fds(sock, [header], [stdin_r, stdout_w, stderr_w])
-        except OSError:
+            await _send_request(sock, header, [stdin_r, stdout_w, stderr_w])
+        except BaseException as exc:  # cancelled, or the server is gone: nothing was handed over
             self._forked.pop(request_id, None)
             for fd in (stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w):
                 os.close(fd)
-            raise _ServerGone() from None
+            if isinstance(exc, OSError):
+                raise _ServerGone() from None
+            raise
         for fd in (stdin_r, stdout_w, stderr_w):  # the child has its own copies now
             os.close(fd)
         pipes = _Pipes(stdin_w, stdout_r, stderr_r)
