@@ -34,6 +34,7 @@ __all__ = ["build_parser", "main"]
 
 # ``--quick``: the harness end to end in seconds (CI smoke test), figures not meant to be read.
 QUICK_WORKER: dict[str, Any] = {
+    "rounds": 1,
     "noop_commands": 60,
     "latency_commands": 20,
     "latency_rate": 100.0,
@@ -72,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--scenarios", default=None, help=f"comma-separated subset of {','.join(WORKER_SCENARIOS)} (default all)"
     )
+    worker.add_argument("--rounds", type=int, default=None, help="interleaved rounds per scenario (2)")
     worker.add_argument("--slots", type=int, default=None, help="slots of the noop/latency/two-process runs (32)")
-    worker.add_argument("--noop-commands", type=int, default=None, help="backlog of a noop throughput run (3000)")
+    worker.add_argument("--noop-commands", type=int, default=None, help="backlog of a noop throughput run (2000)")
     worker.add_argument("--latency-rate", type=float, default=None, help="paced publish rate, commands/s (50)")
     worker.add_argument("--latency-commands", type=int, default=None, help="commands in the paced run (300)")
     worker.add_argument("--sleep-commands", type=int, default=None, help="commands in the 100 ms run (400)")
@@ -116,6 +118,7 @@ def worker_settings(args: argparse.Namespace, out: Path) -> WorkerBenchSettings:
         {
             "seed": args.seed,
             "scenarios": scenarios,
+            "rounds": args.rounds,
             "slots": args.slots,
             "noop_commands": args.noop_commands,
             "latency_rate": args.latency_rate,

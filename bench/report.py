@@ -58,6 +58,7 @@ def render_worker(report: WorkerReport) -> str:
             "scenario",
             "impl",
             "procs x slots",
+            "rounds",
             "done/N",
             "cmd/s",
             "claim p50/95/99 ms",
@@ -68,12 +69,14 @@ def render_worker(report: WorkerReport) -> str:
             "req/cmd",
             "stand-in cores",
             "nats cores",
+            "load",
         ],
         [
             [
                 run.scenario,
                 run.implementation,
                 f"{run.processes} x {run.slots}",
+                str(run.rounds),
                 f"{run.completed}/{run.commands}",
                 _num(run.commands_per_s),
                 _latency(run.claim_latency),
@@ -84,6 +87,7 @@ def render_worker(report: WorkerReport) -> str:
                 _num(run.requests_per_command, 2),
                 _num(run.standin.cpu_share, 2),
                 _num(run.nats.cpu_share, 2),
+                _num(run.load_1m, 1),
             ]
             for run in report.runs
         ],

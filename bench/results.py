@@ -39,10 +39,11 @@ class RunResult(BaseModel):
     implementation: str
     processes: int
     slots: int
+    rounds: int = Field(description="Interleaved rounds pooled into this result.")
     commands: int
     completed: int
     failed: int
-    window_s: float = Field(description="First claim to last completion (control-plane clock).")
+    window_s: float = Field(description="Sum over rounds of first claim (paced: first publish) to last completion.")
     commands_per_s: float
     claim_latency: LatencySummary | None = Field(description="Publish → claim (paced runs only).")
     complete_latency: LatencySummary | None = Field(description="Publish → command.completed (paced runs only).")
@@ -54,6 +55,7 @@ class RunResult(BaseModel):
     standin: ProcessUsage
     nats: ProcessUsage
     ideal_commands_per_s: float | None = Field(None, description="What the slots allow (I/O-wait runs).")
+    load_1m: float = Field(description="The machine's 1-minute load average at the end of the rounds (mean).")
     notes: list[str] = Field(default_factory=list)
 
 

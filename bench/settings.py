@@ -75,8 +75,11 @@ class WorkerBenchSettings(BaseModel):
         description="Implementations measured against the bare loop, side by side.",
     )
     scenarios: tuple[ScenarioName, ...] = Field(WORKER_SCENARIOS, min_length=1, description="Scenarios to run.")
+    rounds: int = Field(
+        2, ge=1, le=20, description="Interleaved rounds per scenario; each gets 1/rounds of the commands."
+    )
     slots: int = Field(32, ge=1, description="WORKER_MAX_CONCURRENT for the noop, latency and two-process runs.")
-    noop_commands: int = Field(3000, ge=1, description="Preloaded noop commands per throughput run.")
+    noop_commands: int = Field(2000, ge=1, description="Preloaded noop commands per throughput run.")
     latency_rate: float = Field(50.0, gt=0, le=10_000, description="Paced publish rate (commands/s), light load.")
     latency_commands: int = Field(300, ge=1, description="Commands published at the paced rate.")
     sleep_slots: int = Field(8, ge=1, description="WORKER_MAX_CONCURRENT for the 100 ms I/O-wait run.")

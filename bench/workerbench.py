@@ -16,7 +16,6 @@ import os
 import random
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,15 +23,15 @@ from pathlib import Path
 
 from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
 
-from bench.controlplane import CommandTimes, ControlPlane, api_requests
+from bench.controlplane import ControlPlane, api_requests
 from bench.machine import describe_machine
+from bench.measure import Measurement, combine, measure
 from bench.pointers import STREAM, BenchStream
-from bench.procs import MIB, BenchError, ResourceMonitor, SupervisedProcess
-from bench.results import ProcessUsage, RunResult, WorkerReport
+from bench.procs import BenchError, ResourceMonitor, SupervisedProcess
+from bench.results import RunResult, WorkerReport
 from bench.scenarios import Scenario, build_scenarios
 from bench.settings import WorkerBenchSettings, WorkerCommand
-from bench.stats import summarize
-from bench.targets import BARELOOP, SATURATED_CPU_SHARE, check_targets, compute_ratios
+from bench.targets import BARELOOP, check_targets, compute_ratios
 
 __all__ = ["BARELOOP_COMMAND", "run_worker_bench"]
 
@@ -51,12 +50,6 @@ class Services:
     peer: SupervisedProcess
     peer_url: str
     stream: BenchStream
-
-
-def _usage(monitor: ResourceMonitor, start: float, end: float) -> ProcessUsage:
-    cpu = monitor.cpu_between(start, end)
-    window = max(end - start, 1e-9)
-    return ProcessUsage(cpu_s=cpu, cpu_share=cpu / window, peak_rss_mib=monitor.peak_rss(start, end) / MIB)
 
 
 @contextlib.asynccontextmanager
@@ -145,13 +138,14 @@ async def run_one(
     impl: WorkerCommand,
     run_index: int,
     *,
+    commands: int,
     argv: tuple[str, ...] | None = None,
-) -> RunResult:
-    """Measure ``impl`` in ``scenario``; processes are always stopped, even when the run fails."""
+) -> Measurement:
+    """One round of ``impl`` in ``scenario``; its processes are always stopped, even when the round fails."""
     run_id = f"r{run_index:03d}"
     consumer = await services.stream.new_consumer(run_id)
     cp = services.control_plane
-    pointers = await cp.submit(scenario.kind, scenario.tool_config, scenario.commands, prefix=f"{run_id}_")
+    pointers = await cp.submit(scenario.kind, scenario.tool_config, commands, prefix=f"{run_id}_")
     finished_before = await cp.finished()
     counters_before = api_requests(await cp.counters())
     published: dict[int, float] = {}
@@ -167,7 +161,7 @@ async def run_one(
         )
         for k in range(scenario.processes)
     ]
-    idle_rss: float | None = None
+    idle_rss: int | None = None
     try:
         for process in processes:
             process.start()
@@ -175,7 +169,7 @@ async def run_one(
             await _wait_ready(services, consumer, processes)
             await asyncio.sleep(settings.idle_settle_s)
             readings = [p.monitor.sample() if p.monitor else None for p in processes]
-            idle_rss = max((r.rss for r in readings if r is not None), default=0) / MIB
+            idle_rss = max((r.rss for r in readings if r is not None), default=0)
             assert scenario.rate is not None
             published = await services.stream.paced(run_id, pointers, scenario.rate)
         await _wait_finished(services, processes, finished_before + len(pointers), settings.run_timeout_s)
@@ -187,77 +181,18 @@ async def run_one(
     counters_after = api_requests(await cp.counters())
     times = await cp.times([p.execution_id for p in pointers])
     await services.stream.delete_consumer(consumer)
-    return _result(services, scenario, impl, published, times, processes, idle_rss, counters_after - counters_before)
-
-
-def _result(
-    services: Services,
-    scenario: Scenario,
-    impl: WorkerCommand,
-    published: dict[int, float],
-    times: CommandTimes,
-    processes: list[SupervisedProcess],
-    idle_rss: float | None,
-    requests: Counter[str],
-) -> RunResult:
-    completed = len(times.completed)
-    if not times.completed:
-        raise BenchError(f"{impl.label} completed no command in scenario {scenario.name}")
-    end = max(times.completed.values())
-    # Paced: the window opens with the first publish (the rate is the publisher's). Preloaded: with the first
-    # claim, so the backlog's publishing and the process's start-up stay outside it.
-    start = min(published.values()) if scenario.mode == "paced" else min(times.claimed.values())
-    window = max(end - start, 1e-9)
-    monitors = [p.monitor for p in processes if p.monitor is not None]
-    worker_cpu = sum(m.cpu_between(start, end) for m in monitors)
-    worker = ProcessUsage(
-        cpu_s=worker_cpu,
-        cpu_share=worker_cpu / window,
-        peak_rss_mib=max(m.peak_rss(start, end) for m in monitors) / MIB,
-    )
-    claim_latency = complete_latency = None
-    if scenario.mode == "paced":
-        claim_latency = summarize([times.claimed[e] - t for e, t in published.items() if e in times.claimed])
-        complete_latency = summarize([times.completed[e] - t for e, t in published.items() if e in times.completed])
-    total_requests = sum(requests.values())
-    standin = (
-        _usage(services.control_plane.process.monitor, start, end) if services.control_plane.process.monitor else None
-    )
-    notes = []
-    failed = times.status.get("FAILED", 0)
-    if failed:
-        notes.append(f"{scenario.name}/{impl.label}: {failed} command(s) FAILED (see the stand-in's event log)")
-    if standin is not None and standin.cpu_share >= SATURATED_CPU_SHARE:
-        notes.append(
-            f"{scenario.name}/{impl.label}: stand-in saturated ({standin.cpu_share:.2f} cores) - the figure is a "
-            "floor for the implementation"
-        )
-    if scenario.rate is not None and completed / window < 0.95 * scenario.rate:
-        notes.append(
-            f"{scenario.name}/{impl.label}: kept up with only {completed / window:.1f} of the {scenario.rate:g}/s "
-            "paced rate - its latencies include queueing, so this was not light load for it"
-        )
-    return RunResult(
-        scenario=scenario.name,
-        implementation=impl.label,
-        processes=scenario.processes,
-        slots=scenario.slots,
-        commands=len(published) or scenario.commands,
-        completed=completed,
-        failed=failed,
-        window_s=window,
-        commands_per_s=completed / window,
-        claim_latency=claim_latency,
-        complete_latency=complete_latency,
-        worker=worker,
-        cpu_s_per_1000=worker_cpu / completed * 1000,
-        idle_rss_mib=idle_rss,
-        requests_per_command=total_requests / completed,
-        requests_by_route=dict(sorted(requests.items())),
-        standin=standin or ProcessUsage(cpu_s=0, cpu_share=0, peak_rss_mib=0),
-        nats=_usage(services.nats_monitor, start, end),
-        ideal_commands_per_s=scenario.ideal_commands_per_s,
-        notes=notes,
+    standin = services.control_plane.process.monitor
+    assert standin is not None
+    return measure(
+        scenario,
+        impl.label,
+        published,
+        times,
+        workers=[p.monitor for p in processes if p.monitor is not None],
+        standin=standin,
+        nats=services.nats_monitor,
+        idle_rss=idle_rss,
+        requests=counters_after - counters_before,
     )
 
 
@@ -281,12 +216,18 @@ async def _profile(
             continue
         index += 1
         try:
-            await run_one(services, settings, scenario, impl, index, argv=argv)
+            await run_one(services, settings, scenario, impl, index, commands=scenario.commands, argv=argv)
         except BenchError as error:
             notes.append(f"profile of {impl.label} in {scenario.name} failed: {error}")
         else:
             notes.append(f"profile of {impl.label} in {scenario.name}: {path}")
     return index
+
+
+def _shares(total: int, rounds: int) -> list[int]:
+    """Split ``total`` commands over ``rounds`` (no empty round)."""
+    rounds = max(1, min(rounds, total))
+    return [total // rounds + (1 if i < total % rounds else 0) for i in range(rounds)]
 
 
 async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
@@ -301,19 +242,33 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
         machine = describe_machine(services.nats.binary)
         index = 0
         for scenario in build_scenarios(settings, services.peer_url):
-            order = list(implementations)
-            rng.shuffle(order)
-            for impl in order:
-                index += 1
-                print(f"  {scenario.name:<12} {impl.label:<12} ...", end="", flush=True, file=sys.stderr)
-                try:
-                    run = await run_one(services, settings, scenario, impl, index)
-                except BenchError as error:
-                    print(" failed", file=sys.stderr)
-                    notes.append(f"{scenario.name}/{impl.label}: {error}")
-                    continue
-                print(f" {run.commands_per_s:8.1f} cmd/s", file=sys.stderr)
-                runs.append(run)
+            rounds: dict[str, list[Measurement]] = {impl.label: [] for impl in implementations}
+            failed: set[str] = set()
+            for round_number, share in enumerate(_shares(scenario.commands, settings.rounds), start=1):
+                order = [impl for impl in implementations if impl.label not in failed]
+                rng.shuffle(order)
+                for impl in order:
+                    index += 1
+                    print(
+                        f"  {scenario.name:<12} {impl.label:<12} round {round_number} ...",
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    try:
+                        measured = await run_one(services, settings, scenario, impl, index, commands=share)
+                    except BenchError as error:
+                        print(" failed", file=sys.stderr)
+                        notes.append(f"{scenario.name}/{impl.label}: {error}")
+                        failed.add(impl.label)
+                        continue
+                    print(f" {measured.completed / measured.window_s:8.1f} cmd/s", file=sys.stderr)
+                    rounds[impl.label].append(measured)
+            runs += [
+                combine(scenario, label, measured)
+                for label, measured in rounds.items()
+                if measured and label not in failed
+            ]
             if settings.profile:
                 index = await _profile(services, settings, scenario, index, notes)
     labels = [w.label for w in settings.workers]

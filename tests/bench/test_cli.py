@@ -6,11 +6,15 @@ are judged by ``python -m bench`` on a quiet machine, never by timed tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -83,3 +87,35 @@ def test_a_worker_command_that_cannot_start_is_named_in_a_one_line_error(tmp_pat
     assert [r["implementation"] for r in report["runs"]] == ["bareloop"]
     assert any("ghost" in note and "/nonexistent/noetl-worker" in note for note in report["notes"])
     assert "Traceback" not in done.stderr
+
+
+def test_sigterm_mid_run_stops_every_process_the_run_started(tmp_path: Path) -> None:
+    argv = ["worker", "--scenarios", "sleep", "--sleep-commands", "2000", "--out", str(tmp_path)]
+    bench_process = subprocess.Popen(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parent = psutil.Process(bench_process.pid)
+    deadline = time.monotonic() + 60
+    started: list[psutil.Process] = []
+    # Wait until a measured implementation runs, so servers and a worker are all up.
+    while not any("bareloop" in " ".join(p.cmdline()) or "noetl_worker" in " ".join(p.cmdline()) for p in started):
+        assert time.monotonic() < deadline, "no worker process appeared within 60 s"
+        time.sleep(0.2)
+        started = []
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.cmdline()
+                started.append(child)
+
+    bench_process.send_signal(signal.SIGTERM)
+    _, stderr = bench_process.communicate(timeout=60)
+
+    assert bench_process.returncode == 130
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
