@@ -254,15 +254,25 @@ async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> N
 
 
 async def delete_managed(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerReport:
-    """On pool deletion: remove a managed durable unless ``preventDelete``; the dead letters are kept."""
+    """On pool deletion: remove a managed durable unless ``preventDelete``; the dead letters are kept.
+
+    Never raises for NATS failures: a report that is not ``ready`` tells the caller to retry or give up.
+    """
     consumer = pool.spec.consumer
     if consumer.management is not ConsumerManagement.MANAGED or consumer.prevent_delete:
         return ConsumerReport(True, "Kept", "durable left in place (observe, or consumer.preventDelete)")
-    client = await _connect(access)
+    try:
+        client = await _connect(access)
+    except (NatsError, OSError, TimeoutError) as error:
+        return ConsumerReport(
+            False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}"
+        )
     try:
         await client.jetstream().delete_consumer(pool.spec.nats.stream, consumer.durable_name)
     except NotFoundError:
         return ConsumerReport(True, "AlreadyGone", "durable did not exist")
+    except (NatsError, OSError, TimeoutError) as error:
+        return ConsumerReport(False, "NatsUnavailable", f"JetStream request failed: {error or type(error).__name__}")
     finally:
         await client.close()
     return ConsumerReport(True, "Deleted", "durable deleted")

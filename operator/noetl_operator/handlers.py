@@ -19,9 +19,20 @@ from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.settings import OperatorSettings
 from noetl_operator.spec import API_GROUP, API_VERSION, PLURAL, ConsumerManagement, PoolSpecError, parse_pool
 
-__all__ = ["FINALIZER", "FRAMEWORK_API_CALLS", "build_registry", "configure_kopf"]
+__all__ = [
+    "DELETE_ATTEMPTS",
+    "FINALIZER",
+    "FRAMEWORK_API_CALLS",
+    "build_registry",
+    "configure_kopf",
+    "release_consumer",
+]
 
 FINALIZER = f"{API_GROUP}/finalizer"
+# A pool's deletion waits this long at most for NATS (or a Secret deleted together with the pool) before
+# the durable is abandoned: a stuck finalizer would block `kubectl delete` and namespace deletion.
+DELETE_ATTEMPTS = 6
+DELETE_RETRY_SECONDS = 10.0
 
 # What kopf itself does with the API (watching pools, patching their status and finalizers, posting
 # events, peering between replicas, noticing CRDs appear); the RBAC test checks these too.
@@ -43,8 +54,6 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=API_GROUP)
     settings.posting.reporting_component = "noetl-operator"
-    # A failed reconciliation is retried on a short schedule; the timer is the slower safety net.
-    settings.execution.max_workers = 8
 
 
 def build_registry(settings: OperatorSettings, connection: KubeConnection | None = None) -> kopf.OperatorRegistry:
@@ -105,10 +114,15 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         patch.status.update(await reconcile(dict(body), _kube(memo), nats_connect_timeout=nats_timeout))
 
-    @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry, retries=6, backoff=10)
-    async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-        report = await _release_consumer(body, _kube(memo), nats_timeout)
-        logger.info(f"consumer on deletion: {report.reason}: {report.message}")
+    @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry)
+    async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, retry: int, **_: Any) -> None:
+        report = await release_consumer(body, _kube(memo), nats_timeout)
+        if not report.ready and retry < DELETE_ATTEMPTS - 1:
+            raise kopf.TemporaryError(f"cannot delete the durable yet: {report.message}", delay=DELETE_RETRY_SECONDS)
+        if report.ready:
+            logger.info(f"consumer on deletion: {report.reason}: {report.message}")
+        else:
+            logger.warning(f"durable abandoned after {DELETE_ATTEMPTS} attempts: {report.reason}: {report.message}")
         # Children go with the pool: their owner references hand them to the garbage collector.
 
     return registry
@@ -118,7 +132,8 @@ def _kube(memo: kopf.Memo) -> KubeClient:
     return cast(KubeClient, memo["kube"])
 
 
-async def _release_consumer(body: kopf.Body, kube: KubeClient, nats_timeout: float) -> ConsumerReport:
+async def release_consumer(body: kopf.Body | dict[str, Any], kube: KubeClient, nats_timeout: float) -> ConsumerReport:
+    """Delete a managed durable on pool deletion; a report that is not ready means "not yet"."""
     try:
         pool = parse_pool(dict(body))
     except PoolSpecError:
@@ -128,8 +143,5 @@ async def _release_consumer(body: kopf.Body, kube: KubeClient, nats_timeout: flo
         return ConsumerReport(True, "Kept", "durable left in place (observe, or consumer.preventDelete)")
     secrets = await resolve_secrets(pool, kube, connect_timeout=nats_timeout)
     if secrets.nats_access is None:
-        raise kopf.TemporaryError(f"cannot delete the durable: {'; '.join(secrets.missing)}", delay=15)
-    try:
-        return await delete_managed(pool, secrets.nats_access)
-    except Exception as error:  # any NATS failure: retry (bounded by the handler's retries)
-        raise kopf.TemporaryError(f"cannot delete the durable: {error}", delay=10) from error
+        return ConsumerReport(False, "SecretsMissing", f"NATS credentials unavailable: {'; '.join(secrets.missing)}")
+    return await delete_managed(pool, secrets.nats_access)

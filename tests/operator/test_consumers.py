@@ -198,3 +198,9 @@ def test_the_worker_is_told_the_subject_the_dead_letter_stream_captures() -> Non
     env = {entry["name"]: entry.get("value") for entry in container["env"]}
     assert env["NATS_DEAD_LETTER_SUBJECT"] == worker_dead_letter_subject(pool)
     assert worker_dead_letter_subject(pool) in dead_letter_subjects(pool)
+
+
+async def test_deletion_with_nats_unreachable_is_a_report() -> None:
+    pool = make_pool(management="managed", preventDelete=False)
+    report = await delete_managed(pool, NatsAccess(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5))
+    assert (report.ready, report.reason) == (False, "NatsUnavailable")

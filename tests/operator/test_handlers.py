@@ -15,8 +15,8 @@ import kopf
 import nats
 import pytest
 from nats.js.errors import NotFoundError
-from noetl_operator.handlers import FINALIZER, build_registry
-from noetl_operator.kube import KubeConnection
+from noetl_operator.handlers import FINALIZER, build_registry, release_consumer
+from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.settings import OperatorSettings
 
 from tests.operator.kmockapi import POOL_RESOURCE, ApplyingEmulator, declare_cluster
@@ -99,3 +99,22 @@ async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: No
             await js.consumer_info(stream, "life")
     finally:
         await client.close()
+
+
+@pytest.mark.kmock(cls=ApplyingEmulator)
+async def test_deletion_without_the_nats_secret_reports_instead_of_hanging(kmock: ApplyingEmulator) -> None:
+    declare_cluster(kmock, keda=False)
+    pool = {
+        "apiVersion": "noetl.io/v1alpha1",
+        "kind": "NoetlWorkerPool",
+        "metadata": {"name": "orphan", "namespace": NS},
+        "spec": {
+            "image": {"tag": "1"},
+            "nats": {"credentialsSecretRef": {"name": "deleted-with-the-pool"}},
+            "consumer": {"management": "managed", "preventDelete": False},
+        },
+    }
+    async with KubeClient(KubeConnection(server=str(kmock.url))) as kube:
+        report = await release_consumer(pool, kube, 0.5)
+    assert (report.ready, report.reason) == (False, "SecretsMissing")
+    assert "Secret team-h/deleted-with-the-pool not found" in report.message
