@@ -210,6 +210,30 @@ class KubeClient:
         assert result is not None
         return result
 
+    async def apply_owned(self, manifest: Manifest) -> dict[str, Any]:
+        """Apply a child, but never take over an object of the same name that another owner controls.
+
+        Force-applying would silently seize someone else's Deployment (say an existing ``noetl-worker-rust``
+        when a pool is named ``rust``); refuse instead, naming the object.
+        """
+        metadata = manifest["metadata"]
+        owners = metadata.get("ownerReferences") or []
+        current = await self.get(manifest["apiVersion"], manifest["kind"], metadata["namespace"], metadata["name"])
+        if current is not None and owners:
+            ours = {owner["uid"] for owner in owners}
+            controllers = [
+                owner for owner in current.get("metadata", {}).get("ownerReferences") or [] if owner.get("controller")
+            ]
+            if not any(owner.get("uid") in ours for owner in controllers):
+                holder = f"{controllers[0]['kind']}/{controllers[0]['name']}" if controllers else "nobody (unmanaged)"
+                raise KubeApiError(
+                    409,
+                    "APPLY",
+                    f"{manifest['kind']} {metadata['namespace']}/{metadata['name']}",
+                    f"exists and is controlled by {holder}, not by this pool; rename the pool or remove the object",
+                )
+        return await self.apply(manifest)
+
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One child object, or ``None`` if it does not exist."""
         group, version, plural = _KINDS[(api_version, kind)]

@@ -123,11 +123,11 @@ async def _apply(
     uid = pool.metadata.uid or ""
     name = deployment_name(pool)
     if children.service_account is not None:
-        await kube.apply(children.service_account)
-    deployment = await kube.apply(children.deployment)
-    await kube.apply(children.metrics_service)
+        await kube.apply_owned(children.service_account)
+    deployment = await kube.apply_owned(children.deployment)
+    await kube.apply_owned(children.metrics_service)
     if children.pdb is not None:
-        await kube.apply(children.pdb)
+        await kube.apply_owned(children.pdb)
     else:
         await kube.delete_owned("policy/v1", "PodDisruptionBudget", namespace, name, uid)
     if children.service_account is None and pool.spec.service_account.name is None:
@@ -136,7 +136,7 @@ async def _apply(
     scaled_object = None
     if keda_installed:
         if children.scaled_object is not None:
-            scaled_object = await kube.apply(children.scaled_object)
+            scaled_object = await kube.apply_owned(children.scaled_object)
         else:
             await kube.delete_owned(f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", namespace, name, uid)
     return deployment, scaled_object

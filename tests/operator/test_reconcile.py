@@ -283,3 +283,18 @@ async def test_a_child_refused_by_the_api_server_is_reported_not_raised(
     state = conditions(status)
     assert (state["Degraded"]["status"], state["Degraded"]["reason"]) == ("True", "ApplyRejected")
     assert "HTTP 403: poddisruptionbudgets is forbidden: the admission webhook said no" in state["Ready"]["message"]
+
+
+async def test_an_object_of_the_same_name_owned_by_someone_else_is_never_taken_over(
+    kmock: ApplyingEmulator, kube: KubeClient, pool: dict[str, Any]
+) -> None:
+    foreign = {"metadata": {"name": "noetl-worker-shared", "namespace": NS, "labels": {"team": "other"}}}
+    kmock.objects[DEPLOYMENTS, NS, "noetl-worker-shared"] = foreign
+    status = await reconcile(pool, kube)
+    state = conditions(status)
+    assert (state["Degraded"]["status"], state["Degraded"]["reason"]) == ("True", "ApplyRejected")
+    assert (
+        "Deployment team-a/noetl-worker-shared: HTTP 409: exists and is controlled by nobody"
+        in state["Ready"]["message"]
+    )
+    assert stored(kmock, DEPLOYMENTS, "noetl-worker-shared") == foreign
