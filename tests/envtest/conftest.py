@@ -52,8 +52,8 @@ def envtest() -> Iterator[EnvtestCluster]:
 
 @pytest.fixture(scope="session")
 def keda(envtest: EnvtestCluster) -> Iterator[KedaOperator]:
-    """The KEDA operator running against the session's control plane (CRDs installed)."""
-    with start_keda(envtest, assets_dir=_assets_or_skip(keda=True)) as operator:
+    """KEDA against the session's control plane: CRDs, operator and metrics API server, like a real install."""
+    with start_keda(envtest, assets_dir=_assets_or_skip(keda=True), metrics_server=True) as operator:
         yield operator
 
 

@@ -293,13 +293,23 @@ def test_foreground_deletion_waits_for_dependents(kube_api: kubernetes.client.Ap
     assert gone(lambda: core.read_namespaced_config_map("child", namespace))
 
 
+def _load_pod(name: str) -> kubernetes.client.V1Pod:
+    """A bare Pod labelled as load; it stays Pending forever here (no nodes)."""
+    return kubernetes.client.V1Pod(
+        metadata=V1ObjectMeta(name=name, labels={"load": "yes"}),
+        spec=V1PodSpec(containers=[V1Container(name="c", image="registry.invalid/c:1")]),
+    )
+
+
 @pytest.mark.timeout(300)
-def test_keda_scales_a_deployment_from_zero_to_one_and_back(
+def test_keda_scales_a_deployment_from_zero_to_one_to_n_and_back(
     keda: KedaOperator, kube_api: kubernetes.client.ApiClient, namespace: str
 ) -> None:
     # A self-check of the KEDA fixture with a scaler that needs nothing outside
-    # the cluster: `kubernetes-workload` counts Pods matching a selector, and a
-    # bare Pod stays Pending forever here (no nodes) - a switchable "load".
+    # the cluster: `kubernetes-workload` counts Pods matching a selector, so
+    # bare Pending Pods are a switchable "load". 0 <-> 1 is KEDA's operator
+    # (activation); 1 -> N is the HPA controller reading KEDA's external metric
+    # through the aggregation layer and KEDA's metrics server.
     apps = kubernetes.client.AppsV1Api(kube_api)
     core = kubernetes.client.CoreV1Api(kube_api)
     labels = {"app": "scaled"}
@@ -324,7 +334,7 @@ def test_keda_scales_a_deployment_from_zero_to_one_and_back(
         "spec": {
             "scaleTargetRef": {"name": "scaled"},
             "minReplicaCount": 0,
-            "maxReplicaCount": 3,
+            "maxReplicaCount": 5,
             "pollingInterval": 1,
             "cooldownPeriod": 2,
             "triggers": [{"type": "kubernetes-workload", "metadata": {"podSelector": "load=yes", "value": "1"}}],
@@ -346,27 +356,22 @@ def test_keda_scales_a_deployment_from_zero_to_one_and_back(
         return "Ready" if ready else None
 
     eventually(f"the ScaledObject to become Ready\n{keda.log_tail()}", ready_condition)
+    autoscaling = kubernetes.client.AutoscalingV2Api(kube_api)
     hpa = eventually(
         "KEDA's HPA",
-        lambda: next(
-            iter(
-                kubernetes.client.AutoscalingV2Api(kube_api).list_namespaced_horizontal_pod_autoscaler(namespace).items
-            ),
-            None,
-        ),
+        lambda: next(iter(autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace).items), None),
     )
     assert hpa.spec is not None
     assert hpa.spec.scale_target_ref.name == "scaled"
     assert replicas() == 0
 
-    core.create_namespaced_pod(
-        namespace,
-        kubernetes.client.V1Pod(
-            metadata=V1ObjectMeta(name="load", labels={"load": "yes"}),
-            spec=V1PodSpec(containers=[V1Container(name="c", image="registry.invalid/c:1")]),
-        ),
-    )
+    core.create_namespaced_pod(namespace, _load_pod("load-0"))
     eventually("KEDA to activate the Deployment (0 -> 1)", lambda: replicas() >= 1)
 
-    core.delete_namespaced_pod("load", namespace, grace_period_seconds=0)
+    for i in (1, 2):
+        core.create_namespaced_pod(namespace, _load_pod(f"load-{i}"))
+    eventually(f"the HPA to scale to 3 via KEDA's metrics server (1 -> N)\n{keda.log_tail()}", lambda: replicas() == 3)
+
+    for i in range(3):
+        core.delete_namespaced_pod(f"load-{i}", namespace, grace_period_seconds=0)
     eventually("KEDA to scale the Deployment back to 0 after the cooldown", lambda: replicas() == 0)

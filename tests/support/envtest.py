@@ -31,6 +31,7 @@ Set ``NOETL_ENVTEST_KEEP=1`` to keep the folder for post-mortem reading.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import datetime
@@ -60,6 +61,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "DEFAULT_CONTROLLERS",
+    "EXTERNAL_METRICS_APISERVICE",
     "EnvtestCluster",
     "EnvtestError",
     "KedaOperator",
@@ -593,6 +595,9 @@ def start_envtest(
             server=True,
         )
         admin = pki.issue("admin", "envtest-admin", organizations=("system:masters",), client=True)
+        # The aggregation layer's client certificate: aggregated API servers
+        # (KEDA's metrics server) trust the user headers only from this name.
+        front_proxy = pki.issue("front-proxy-client", "front-proxy-client", client=True)
 
         etcd_port, etcd_peer_port, api_port = _free_port(), _free_port(), _free_port()
         etcd_url = f"http://127.0.0.1:{etcd_port}"
@@ -638,6 +643,14 @@ def start_envtest(
                 # Service, and loopback addresses are invalid in Endpoints.
                 "--endpoint-reconciler-type=none",
                 "--profiling=false",
+                # Aggregation layer (for KEDA's external.metrics.k8s.io).
+                f"--requestheader-client-ca-file={pki.ca_cert}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={front_proxy.cert}",
+                f"--proxy-client-key-file={front_proxy.key}",
                 *extra_apiserver_args,
             ],
             logs,
@@ -716,31 +729,40 @@ def start_envtest(
 
 # --------------------------------------------------------------------------- KEDA
 
+#: The aggregated API KEDA's metrics server provides and the HPA reads.
+EXTERNAL_METRICS_APISERVICE = "v1beta1.external.metrics.k8s.io"
+
 
 @dataclass(frozen=True)
 class KedaOperator:
-    """A running KEDA operator (``keda-operator`` process) attached to an :class:`EnvtestCluster`.
+    """A running KEDA (``keda-operator``, optionally ``keda-adapter``) attached to an :class:`EnvtestCluster`.
 
     Attributes:
-        namespace: KEDA's own namespace (cluster-object namespace, leases, events).
-        log_path: the operator's log file (JSON lines from zap).
-        health_url: ``http://127.0.0.1:<port>`` of its ``/healthz`` and ``/readyz``.
+        namespace: KEDA's own namespace (cluster-object namespace, events).
+        log_path: the operator's log file.
+        health_url: ``http://127.0.0.1:<port>`` of the operator's ``/healthz`` and ``/readyz``.
         crd_names: the KEDA CRDs installed (``scaledobjects.keda.sh``, ...).
+        metrics_server_log_path: the metrics API server's log file, if it runs.
     """
 
     namespace: str
     log_path: Path
     health_url: str
     crd_names: tuple[str, ...]
+    metrics_server_log_path: Path | None
     _process: _Process = field(repr=False)
+    _adapter: _Process | None = field(repr=False)
 
     def alive(self) -> bool:
-        """Whether the operator process is still running."""
-        return self._process.alive()
+        """Whether the operator (and the metrics server, if started) are still running."""
+        return self._process.alive() and (self._adapter is None or self._adapter.alive())
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the operator's log, for assertion messages."""
-        return self._process.log_tail(lines)
+        """The last lines of the operator's (and metrics server's) log, for assertion messages."""
+        tail = self._process.log_tail(lines)
+        if self._adapter is not None:
+            tail += f"\n--- keda-adapter ---\n{self._adapter.log_tail(lines)}"
+        return tail
 
 
 def install_keda_crds(
@@ -774,62 +796,145 @@ def install_keda_crds(
     return tuple(names)
 
 
+def _create_ignoring_conflict(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def _register_metrics_apiservice(cluster: EnvtestCluster, namespace: str, port: int) -> None:
+    """Point ``external.metrics.k8s.io`` at a metrics server listening on 127.0.0.1:``port``.
+
+    The aggregator resolves an APIService through its Service. There is no
+    Pod network, but an ``ExternalName`` Service resolves to
+    ``https://<externalName>:<port>`` - here the loopback address the adapter
+    listens on - and the CA bundle makes the aggregator verify it for real.
+    """
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        _create_ignoring_conflict(
+            lambda: core.create_namespaced_service(
+                namespace,
+                kubernetes.client.V1Service(
+                    metadata=kubernetes.client.V1ObjectMeta(name="keda-metrics-apiserver"),
+                    spec=kubernetes.client.V1ServiceSpec(
+                        type="ExternalName",
+                        external_name="127.0.0.1",
+                        ports=[kubernetes.client.V1ServicePort(name="https", port=port)],
+                    ),
+                ),
+            )
+        )
+        registration = kubernetes.client.ApiregistrationV1Api(api)
+        registration.create_api_service(
+            kubernetes.client.V1APIService(
+                metadata=kubernetes.client.V1ObjectMeta(name=EXTERNAL_METRICS_APISERVICE),
+                spec=kubernetes.client.V1APIServiceSpec(
+                    group="external.metrics.k8s.io",
+                    version="v1beta1",
+                    group_priority_minimum=100,
+                    version_priority=100,
+                    ca_bundle=base64.b64encode(cluster.ca_cert_path.read_bytes()).decode(),
+                    service=kubernetes.client.ApiregistrationV1ServiceReference(
+                        name="keda-metrics-apiserver", namespace=namespace, port=port
+                    ),
+                ),
+            )
+        )
+
+
+def _metrics_apiservice_available(cluster: EnvtestCluster) -> bool:
+    with cluster.api_client() as api:
+        service = kubernetes.client.ApiregistrationV1Api(api).read_api_service(EXTERNAL_METRICS_APISERVICE)
+        conditions = (service.status.conditions if service.status else None) or []
+        if not any(c.type == "Available" and c.status == "True" for c in conditions):
+            return False
+    # Available is the aggregator's own health check; a discovery request
+    # proxied end to end proves the path the HPA controller will use.
+    url = f"{cluster.api_url}/apis/external.metrics.k8s.io/v1beta1"
+    return _https_get(url, cluster.ca_cert_path, cluster._admin)[0] == 200
+
+
+def _unregister_metrics_apiservice(cluster: EnvtestCluster) -> None:
+    # An APIService whose backend is gone makes discovery fail for the whole
+    # group, which stalls the namespace controller and garbage collector for
+    # every later test; remove it before the adapter stops.
+    with cluster.api_client() as api, contextlib.suppress(kubernetes.client.ApiException):
+        kubernetes.client.ApiregistrationV1Api(api).delete_api_service(EXTERNAL_METRICS_APISERVICE)
+
+
 @contextlib.contextmanager
 def start_keda(
     cluster: EnvtestCluster,
     *,
     namespace: str = "keda",
+    metrics_server: bool = False,
     assets_dir: Path | None = None,
     kubeconfig_path: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     startup_timeout: float = 60.0,
 ) -> Iterator[KedaOperator]:
-    """Install KEDA's CRDs and run the KEDA operator against ``cluster``; stop it on exit.
+    """Install KEDA's CRDs and run KEDA against ``cluster``; stop it on exit.
 
-    What runs, and what does not: only ``keda-operator`` (the ScaledObject /
-    ScaledJob / TriggerAuthentication controllers and the scalers). It creates
-    the HPA for every ScaledObject and itself scales the target between 0 and 1
-    ("activation") by polling the scalers every ``pollingInterval``. KEDA's
-    metrics API server (``external.metrics.k8s.io``) is NOT run, so the HPA
-    cannot scale from 1 to N: its ``ScalingActive`` condition stays False.
-    The admission webhooks are not run either.
+    What runs: ``keda-operator`` (the ScaledObject / ScaledJob /
+    TriggerAuthentication controllers and the scalers). It creates the HPA for
+    every ScaledObject and itself scales the target between 0 and 1
+    ("activation") by polling the scalers every ``pollingInterval``.
 
-    The operator's gRPC metrics service (normally used by the metrics API
-    server) still needs mTLS material, so a certificate from the cluster's CA
-    is written to its cert dir. It binds the probe, metrics and gRPC ports on
-    random loopback ports.
+    With ``metrics_server`` also ``keda-adapter``, KEDA's metrics API server,
+    registered as the ``v1beta1.external.metrics.k8s.io`` APIService (through
+    the API server's aggregation layer, authenticated with the front-proxy
+    certificate), so the HPA controller can read the scalers' metrics and
+    scale between 1 and N. Without it the HPA's ``ScalingActive`` condition
+    stays False and only 0 <-> 1 happens. KEDA's admission webhooks never run.
+
+    The operator's gRPC metrics service (the adapter's backend) uses mTLS with
+    a certificate from the cluster's CA. All ports are random loopback ports.
 
     Args:
         cluster: the running control plane.
         namespace: KEDA's namespace; created if missing.
-        assets_dir: folder with ``keda-operator`` and ``keda-crds/``; the
-            cluster's ``assets_dir`` by default.
+        metrics_server: also run and register KEDA's metrics API server.
+        assets_dir: folder with ``keda-operator``, ``keda-adapter`` and
+            ``keda-crds/``; the cluster's ``assets_dir`` by default.
         kubeconfig_path: identity KEDA runs as; the admin kubeconfig by default.
         extra_env: extra environment (e.g. ``KEDA_HTTP_DEFAULT_TIMEOUT``).
-        startup_timeout: seconds to wait for ``/readyz``.
+        startup_timeout: seconds to wait for readiness.
     """
     assets = assets_dir or cluster.assets_dir
     operator_bin = _require(assets, "keda-operator")[0]
+    adapter_bin = _require(assets, "keda-adapter")[0] if metrics_server else None
     crd_names = install_keda_crds(cluster, assets)
     with cluster.api_client() as api:
         core = kubernetes.client.CoreV1Api(api)
-        try:
-            core.create_namespace(
+        _create_ignoring_conflict(
+            lambda: core.create_namespace(
                 kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
             )
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 409:
-                raise
+        )
 
+    # One certificate serves the operator's gRPC service, authenticates the
+    # adapter to it (mTLS) and serves the adapter's HTTPS: KEDA reads all three
+    # from the same ca.crt/tls.crt/tls.key layout in its cert dir.
     cert_dir = cluster.work_dir / "keda-certs"
     cert_dir.mkdir(exist_ok=True)
+    # The aggregator verifies the metrics server as <service>.<namespace>.svc,
+    # whatever address the Service resolves to.
     pair = cluster._pki.issue(
-        "keda-grpc", "keda-operator", dns_names=("localhost",), ips=("127.0.0.1",), server=True, client=True
+        "keda",
+        "keda-operator",
+        dns_names=("localhost", f"keda-metrics-apiserver.{namespace}.svc", f"keda-operator.{namespace}.svc"),
+        ips=("127.0.0.1",),
+        server=True,
+        client=True,
     )
     shutil.copy(pair.cert, cert_dir / "tls.crt")
     shutil.copy(pair.key, cert_dir / "tls.key")
     shutil.copy(cluster.ca_cert_path, cert_dir / "ca.crt")
 
+    kubeconfig = kubeconfig_path or cluster.kubeconfig_path
     health_port, metrics_port, grpc_port = _free_port(), _free_port(), _free_port()
     env = dict(os.environ)
     env.update(
@@ -839,15 +944,17 @@ def start_keda(
             "POD_NAME": "keda-operator-envtest",
             "KEDA_CLUSTER_OBJECT_NAMESPACE": namespace,
             "OPERATOR_NAME": "keda-operator",
+            # controller-runtime's config loader, used by both binaries.
+            "KUBECONFIG": str(kubeconfig),
         }
     )
-    env.pop("KUBECONFIG", None)
     env.update(extra_env or {})
-    process = cluster._supervisor.spawn(
+    supervisor = cluster._supervisor
+    process = supervisor.spawn(
         "keda-operator",
         [
             operator_bin,
-            f"--kubeconfig={kubeconfig_path or cluster.kubeconfig_path}",
+            f"--kubeconfig={kubeconfig}",
             "--leader-elect=false",
             f"--health-probe-bind-address=127.0.0.1:{health_port}",
             f"--metrics-bind-address=127.0.0.1:{metrics_port}",
@@ -862,9 +969,10 @@ def start_keda(
         cluster.logs_dir,
         env,
     )
+    adapter: _Process | None = None
     health_url = f"http://127.0.0.1:{health_port}"
 
-    def ready() -> bool:
+    def operator_ready() -> bool:
         conn = http.client.HTTPConnection("127.0.0.1", health_port, timeout=2)
         try:
             conn.request("GET", "/readyz")
@@ -873,16 +981,52 @@ def start_keda(
             conn.close()
 
     try:
-        _wait_until("keda-operator /readyz", ready, startup_timeout, cluster._supervisor)
+        _wait_until("keda-operator /readyz", operator_ready, startup_timeout, supervisor)
+        if adapter_bin is not None:
+            adapter_port, adapter_metrics_port = _free_port(), _free_port()
+            adapter = supervisor.spawn(
+                "keda-adapter",
+                [
+                    adapter_bin,
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={adapter_port}",
+                    f"--tls-cert-file={cert_dir / 'tls.crt'}",
+                    f"--tls-private-key-file={cert_dir / 'tls.key'}",
+                    f"--cert-dir={cert_dir}",
+                    f"--lister-kubeconfig={kubeconfig}",
+                    f"--authentication-kubeconfig={kubeconfig}",
+                    f"--authorization-kubeconfig={kubeconfig}",
+                    f"--kubeconfig={kubeconfig}",
+                    f"--metrics-service-address=127.0.0.1:{grpc_port}",
+                    f"--port={adapter_metrics_port}",
+                    "--zap-log-level=info",
+                    "--zap-encoder=console",
+                ],
+                cluster.logs_dir,
+                env,
+            )
+            _register_metrics_apiservice(cluster, namespace, adapter_port)
+            _wait_until(
+                f"APIService {EXTERNAL_METRICS_APISERVICE} to become Available",
+                lambda: _metrics_apiservice_available(cluster),
+                startup_timeout,
+                supervisor,
+                interval=0.5,
+            )
         yield KedaOperator(
             namespace=namespace,
             log_path=process.log_path,
             health_url=health_url,
             crd_names=crd_names,
+            metrics_server_log_path=adapter.log_path if adapter else None,
             _process=process,
+            _adapter=adapter,
         )
     finally:
-        cluster._supervisor.remove(process)
+        if adapter is not None:
+            _unregister_metrics_apiservice(cluster)
+            supervisor.remove(adapter)
+        supervisor.remove(process)
 
 
 # --------------------------------------------------------------------------- manual use
@@ -898,7 +1042,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m tests.support.envtest", description=main.__doc__)
-    parser.add_argument("--keda", action="store_true", help="also run the KEDA operator")
+    parser.add_argument("--keda", action="store_true", help="also run KEDA (operator and metrics server)")
     args = parser.parse_args(argv)
     assets = find_assets(keda=args.keda)
     if assets is None:
@@ -911,7 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with start_envtest(assets) as cluster, contextlib.ExitStack() as stack:
         if args.keda:
-            stack.enter_context(start_keda(cluster))
+            stack.enter_context(start_keda(cluster, metrics_server=True))
         print(f"control plane ready in {cluster.startup_seconds:.1f} s; logs in {cluster.logs_dir}")
         print(f"export KUBECONFIG={cluster.kubeconfig_path}", flush=True)
         stop.wait()
