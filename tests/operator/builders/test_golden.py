@@ -17,6 +17,7 @@ import yaml
 from tests.operator.builders.support import children_of
 from tests.operator.conftest import EXAMPLE_FILES
 from tests.operator.crdcheck import crd_schema, validate
+from tests.support.envtest import find_assets
 
 pytestmark = pytest.mark.unit
 
@@ -25,14 +26,8 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 def _keda_crd() -> Path | None:
     """KEDA's ScaledObject CRD as built by scripts/envtest-assets (from the pinned KEDA Go module)."""
-    candidates = [Path(os.environ["KUBEBUILDER_ASSETS"])] if os.environ.get("KUBEBUILDER_ASSETS") else []
-    cache = Path(os.environ.get("NOETL_CACHE_DIR", Path.home() / ".cache" / "noetl-workerpool")) / "envtest"
-    candidates += sorted(cache.glob("*"), reverse=True)
-    for folder in candidates:
-        path = folder / "keda-crds" / "keda.sh_scaledobjects.yaml"
-        if path.is_file():
-            return path
-    return None
+    assets = find_assets(keda=True)
+    return None if assets is None else assets / "keda-crds" / "keda.sh_scaledobjects.yaml"
 
 
 KEDA_CRD = _keda_crd()
