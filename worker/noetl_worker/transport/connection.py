@@ -77,14 +77,30 @@ async def connect_nats(
     backoff = Backoff(initial=0.5, cap=10.0)
     attempt = 0
     while not stopping.is_set():
-        try:
-            return await nats.connect(
+        nc = NATS()
+        connecting = asyncio.ensure_future(
+            nc.connect(
                 **options,
                 error_cb=error_cb,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 closed_cb=closed_cb,
             )
+        )
+        stop = asyncio.ensure_future(stopping.wait())
+        # With endless reconnects the client itself keeps retrying the first connection (logging each failure
+        # through error_cb); a stop request must still end the wait at once.
+        await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
+            with contextlib.suppress(Exception):
+                await nc.close()
+            return None
+        try:
+            connecting.result()
         except (OSError, TimeoutError, nats.errors.Error) as exc:
             delay = backoff.delay(attempt)
             attempt += 1
@@ -94,4 +110,6 @@ async def connect_nats(
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
+            continue
+        return nc
     return None
