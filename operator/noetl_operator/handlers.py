@@ -8,6 +8,7 @@ in ``noetl.io/`` annotations, not in ``status``, so the status stays exactly the
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import kopf
@@ -54,6 +55,8 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=API_GROUP)
     settings.posting.reporting_component = "noetl-operator"
+    # The resync timer succeeds every few seconds per pool; only problems deserve a Kubernetes Event.
+    settings.posting.level = logging.WARNING
 
 
 def build_registry(settings: OperatorSettings, connection: KubeConnection | None = None) -> kopf.OperatorRegistry:
