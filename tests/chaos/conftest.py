@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
+
+from tests.chaos.ledger import AttemptLedger
+from tests.support.postgres import PostgresInstance
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,3 +33,11 @@ def names() -> dict[str, str]:
     """Per-test stream, consumer and subject, so chaos never shares JetStream state with another test."""
     tag = uuid.uuid4().hex[:10]
     return {"NATS_STREAM": f"CHAOS_{tag}", "NATS_CONSUMER": f"chaos_{tag}", "NATS_SUBJECT": f"chaos{tag}.commands"}
+
+
+@pytest.fixture
+async def ledger(postgres: PostgresInstance) -> AsyncIterator[AttemptLedger]:
+    """A fresh attempt table in the session's PostgreSQL, dropped afterwards."""
+    table = await AttemptLedger.create(postgres.dsn)
+    yield table
+    await table.drop()

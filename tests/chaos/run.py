@@ -84,10 +84,11 @@ class ScheduledFault:
     kind: str
 
 
-def schedule(plan: ChaosPlan, kinds: tuple[str, ...]) -> list[ScheduledFault]:
-    """Every kind ``plan.rounds`` times, in a seeded order, spread over 5 %-85 % progress."""
+def schedule(plan: ChaosPlan, kinds: tuple[str, ...], *, shuffle: bool = True) -> list[ScheduledFault]:
+    """Every kind ``plan.rounds`` times, in a seeded order (or as given), spread over 5 %-85 % progress."""
     order = [kind for _ in range(plan.rounds) for kind in kinds]
-    random.Random(plan.seed).shuffle(order)
+    if shuffle:
+        random.Random(plan.seed).shuffle(order)
     step = 0.80 / max(1, len(order) - 1)
     return [ScheduledFault(round(0.05 + i * step, 4), kind) for i, kind in enumerate(order)]
 
@@ -198,8 +199,17 @@ async def prepare_topology(nats_url: str | list[str], names: Mapping[str, str], 
     try:
         js = nc.jetstream()
         subject = names["NATS_SUBJECT"]
-        await js.add_stream(StreamConfig(name=names["NATS_STREAM"], subjects=[subject, f"{subject}.>"],
-                                         num_replicas=replicas))  # fmt: skip
+        stream = StreamConfig(name=names["NATS_STREAM"], subjects=[subject, f"{subject}.>"], num_replicas=replicas)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await js.add_stream(stream)
+                break
+            except nats.errors.TimeoutError:
+                # A fresh cluster answers JetStream API calls only once it has elected its meta leader.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
         await js.add_consumer(
             names["NATS_STREAM"],
             ConsumerConfig(
@@ -347,12 +357,20 @@ async def run_chaos(
     names: Mapping[str, str],
     dlq_stream: str,
     nats_faults: Mapping[str, NatsFault],
+    kinds: tuple[str, ...] | None = None,
 ) -> ChaosReport:
-    """Run the job under the schedule; return the report (the caller asserts)."""
+    """Run the job under the schedule; return the report (the caller asserts).
+
+    ``kinds``: the faults to fire, in this order; by default every HTTP/process fault and every NATS fault,
+    in a seeded random order.
+    """
     report = ChaosReport(plan)
     driver = _Driver(plan, admin, pool, nats_url, names, nats_faults)
-    kinds = (*HTTP_AND_PROCESS_FAULTS, *nats_faults)
-    planned = schedule(plan, kinds)
+    planned = (
+        schedule(plan, kinds, shuffle=False)
+        if kinds is not None
+        else schedule(plan, (*HTTP_AND_PROCESS_FAULTS, *nats_faults))
+    )
     commands = [ledger.command(f"c{i:05d}", hold_seconds=plan.hold_seconds) for i in range(plan.commands)]
 
     started = time.monotonic()

@@ -9,10 +9,7 @@ every fault kind several times and a 10-30 s control-plane outage.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +17,9 @@ from noetl_standin.admin import StandinAdmin
 
 from tests.chaos.ledger import AttemptLedger
 from tests.chaos.pool import WorkerPool
-from tests.chaos.run import ChaosPlan, ChaosReport, prepare_topology, run_chaos, standin_settings, worker_env
+from tests.chaos.run import ChaosPlan, prepare_topology, run_chaos, standin_settings, worker_env
+from tests.chaos.verdict import assert_chaos_survived, publish_report
 from tests.support.nats import NatsServer
-from tests.support.postgres import PostgresInstance
 from tests.support.standin import running_standin
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
@@ -38,35 +35,6 @@ def long_plan() -> ChaosPlan:
         commands=5000, workers=4, slots=4, hold_seconds=0.2, seed=SEED, rounds=3, outage_seconds=round(outage, 1),
         burst_seconds=6, duplicates=100, timeout_seconds=1800,
     )  # fmt: skip
-
-
-@pytest.fixture
-async def ledger(postgres: PostgresInstance) -> AsyncIterator[AttemptLedger]:
-    table = await AttemptLedger.create(postgres.dsn)
-    yield table
-    await table.drop()
-
-
-def assert_chaos_survived(report: ChaosReport) -> None:
-    """What "survived" means, in the order a reader wants to know it."""
-    assert report.completed == report.submitted, report.render()
-    assert report.lost == 0, report.render()
-    assert all(n == 1 for n in report.accepted_outcomes.values()), "an outcome was accepted twice"
-    assert len(report.accepted_outcomes) == report.submitted, report.render()
-    assert report.unexplained_double_runs == {}, report.render()
-    assert report.unexpected_exits == 0, report.render()
-    assert report.poison_dead_lettered == report.poison_published > 0, report.render()
-    assert report.real_commands_dead_lettered == 0, report.render()
-    assert report.consumer_settled, report.render()
-
-
-def publish_report(report: ChaosReport, name: str) -> None:
-    print("\n" + report.render())
-    target = os.environ.get("NOETL_CHAOS_REPORT_DIR")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        (Path(target) / f"{name}.json").write_text(json.dumps(report.as_json(), indent=2))
-        (Path(target) / f"{name}.txt").write_text(report.render())
 
 
 @pytest.mark.timeout(1900)

@@ -1,0 +1,33 @@
+"""What "the pool survived" means, asserted in the order a reader wants to know it, and the printed figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.chaos.run import ChaosReport
+
+__all__ = ["assert_chaos_survived", "publish_report"]
+
+
+def assert_chaos_survived(report: ChaosReport) -> None:
+    assert report.completed == report.submitted, report.render()
+    assert report.lost == 0, report.render()
+    assert len(report.accepted_outcomes) == report.submitted, report.render()
+    assert all(n == 1 for n in report.accepted_outcomes.values()), "an outcome was accepted twice"
+    assert report.unexplained_double_runs == {}, report.render()
+    assert report.unexpected_exits == 0, report.render()
+    assert report.poison_dead_lettered == report.poison_published > 0, report.render()
+    assert report.real_commands_dead_lettered == 0, report.render()
+    assert report.consumer_settled, report.render()
+
+
+def publish_report(report: ChaosReport, name: str) -> None:
+    """Print the figures; with ``NOETL_CHAOS_REPORT_DIR`` also write ``<name>.txt`` and ``<name>.json`` there."""
+    print("\n" + report.render())
+    target = os.environ.get("NOETL_CHAOS_REPORT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        (Path(target) / f"{name}.json").write_text(json.dumps(report.as_json(), indent=2))
+        (Path(target) / f"{name}.txt").write_text(report.render())

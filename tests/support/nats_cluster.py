@@ -1,0 +1,68 @@
+"""A three-node JetStream cluster on loopback, built from the product's nats-server launcher.
+
+    with running_nats_cluster() as cluster:
+        cluster.urls                      # ["nats://127.0.0.1:p1", ...] for clients (workers take them all)
+        cluster.node("n2").kill()         # SIGKILL one node, as a crashed pod
+        cluster.node("n2").start()        # back on the same ports and store; it rejoins and catches up
+
+Each node is a :class:`~noetl_standin.natsserver.NatsServer` (same binary lookup, same health wait) with
+a server name, the cluster name and routes to its two peers. A single server hides leader changes; this is
+the shape production runs in (streams and consumers with three replicas).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from noetl_standin.natsserver import NatsServer, free_port
+
+__all__ = ["NatsCluster", "running_nats_cluster"]
+
+CLUSTER_NAME = "noetl-test"
+
+
+@dataclass
+class NatsCluster:
+    nodes: dict[str, NatsServer]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes.values()]
+
+    def node(self, name: str) -> NatsServer:
+        return self.nodes[name]
+
+    def running(self) -> list[str]:
+        return [name for name, node in self.nodes.items() if node.process is not None]
+
+
+@contextlib.contextmanager
+def running_nats_cluster(size: int = 3, host: str = "127.0.0.1") -> Iterator[NatsCluster]:
+    """Start ``size`` JetStream nodes routed to each other; stop them all when the block ends."""
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="noetl-nats-cluster-")))
+        names = [f"n{i + 1}" for i in range(size)]
+        route_ports = {name: free_port(host) for name in names}
+        nodes: dict[str, NatsServer] = {}
+        for name in names:
+            store = root / name
+            store.mkdir()
+            routes = ",".join(f"nats-route://{host}:{route_ports[peer]}" for peer in names if peer != name)
+            nodes[name] = NatsServer(
+                host=host,
+                port=free_port(host),
+                monitor_port=free_port(host),
+                store_dir=store,
+                extra_args=(
+                    "--name", name, "--cluster_name", CLUSTER_NAME,
+                    "--cluster", f"nats://{host}:{route_ports[name]}", "--routes", routes,
+                ),
+            )  # fmt: skip
+        for node in nodes.values():
+            stack.callback(node.stop)
+            node.start()
+        yield NatsCluster(nodes)
