@@ -37,7 +37,7 @@ from noetl_operator.spec import parse_pool
 from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets
 from tests.operator.crdcheck import ROOT
 from tests.operator.test_crdgen import BROKEN, _broken
-from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest
+from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest, start_keda
 from tests.support.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.envtest
@@ -264,3 +264,42 @@ def test_noetl_operator_run_peers_probes_and_stops_cleanly(cluster: EnvtestClust
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "Traceback" not in output
+
+
+async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
+    cluster: EnvtestCluster, namespace: str, nats_server: NatsServer
+) -> None:
+    stream = f"KEDA_{uuid.uuid4().hex[:8]}"
+    client = await nats.connect(nats_server.url)
+    await client.jetstream().add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    await client.close()
+    pool = example_pool("minimal.yaml")
+    pool["spec"]["nats"] = {
+        "url": nats_server.url,
+        "stream": stream,
+        "subject": stream.lower(),
+        "monitoringEndpoint": f"127.0.0.1:{nats_server.monitor_port}",
+    }
+    pool["spec"]["consumer"] = {"management": "managed"}
+    settings = OperatorSettings(standalone=True, kubeconfig=str(cluster.kubeconfig_path), resync_interval_seconds=1)
+    stop = asyncio.Event()
+    with start_keda(cluster, namespace=f"keda-{namespace}"):
+        task = asyncio.create_task(
+            kopf.operator(registry=build_registry(settings), clusterwide=True, standalone=True, stop_flag=stop)
+        )
+        try:
+            _create_pool(cluster, namespace, pool)
+            with cluster.api_client() as api:
+                custom = kubernetes.client.CustomObjectsApi(api)
+
+                def scaler() -> dict[str, Any]:
+                    body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "minimal")
+                    found = [c for c in (body.get("status") or {}).get("conditions", []) if c["type"] == "ScalerReady"]
+                    return found[0] if found else {}
+
+                await _eventually(lambda: scaler().get("status") == "True", "ScalerReady=True from KEDA", timeout=90)
+                assert scaler()["reason"] == "ScaledObjectReady"
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=15)
