@@ -72,7 +72,9 @@ async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_t
     if secrets.nats_access is not None:
         consumer = await reconcile_consumer(pool, secrets.nats_access)
     else:
-        consumer = ConsumerReport(False, "SecretsMissing", "the NATS credentials cannot be read yet")
+        consumer = ConsumerReport(
+            False, "SecretsMissing", "the pool's NATS credentials or TLS Secret is missing (see SecretsResolved)"
+        )
 
     secrets_ok = not secrets.missing
     parts: list[Condition] = [

@@ -87,12 +87,14 @@ async def resolve_secrets(pool: NoetlWorkerPool, reader: SecretReader, *, connec
     # Digest of the data (not the values on their own) so that any rotation changes it; values never leave here.
     digest = hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest() if found else None
     resolved = ResolvedSecrets(envfrom_keys=envfrom, checksum=f"sha256:{digest}" if digest else None)
+    # The consumer can still be checked when only keychain Secrets are missing.
     access = None
-    if not missing:
-        try:
-            access = _nats_access(pool, found, connect_timeout)
-        except (ValueError, ssl.SSLError) as error:
-            missing.append(f"unusable NATS Secret material: {error}")
+    try:
+        access = _nats_access(pool, found, connect_timeout)
+    except KeyError:
+        pass  # a NATS Secret or key is missing, and already listed in `missing`
+    except (ValueError, ssl.SSLError) as error:
+        missing.append(f"unusable NATS Secret material: {error}")
     return SecretResolution(resolved=resolved, missing=missing, nats_access=access)
 
 

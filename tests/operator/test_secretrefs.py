@@ -112,3 +112,20 @@ async def test_only_the_pools_namespace_is_searched() -> None:
     resolution = await resolve_secrets(pool, secrets, connect_timeout=2.0)
     assert resolution.missing == ["Secret mine/shared not found"]
     assert resolution.resolved.envfrom_keys == {}
+
+
+async def test_a_missing_keychain_secret_does_not_hide_the_nats_credentials() -> None:
+    pool = _pool(nats={"credentialsSecretRef": {"name": "nats"}}, keychain={"secretRefs": ["later"]})
+    secrets = DictSecrets([_secret("nats", user=b"u", password=b"p")])
+    resolution = await resolve_secrets(pool, secrets, connect_timeout=2.0)
+    assert resolution.missing == ["Secret mine/later not found"]
+    assert resolution.nats_access is not None
+    assert resolution.nats_access.user == "u"
+
+
+async def test_a_missing_nats_key_is_listed_and_leaves_no_access() -> None:
+    pool = _pool(nats={"credentialsSecretRef": {"name": "nats", "passwordKey": "pw"}})
+    secrets = DictSecrets([_secret("nats", user=b"u")])
+    resolution = await resolve_secrets(pool, secrets, connect_timeout=2.0)
+    assert resolution.missing == ["key pw missing in Secret mine/nats"]
+    assert resolution.nats_access is None
