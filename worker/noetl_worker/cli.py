@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -52,7 +53,12 @@ def _run() -> int:
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
-    return asyncio.run(Worker(settings).run())
+    try:
+        return asyncio.run(Worker(settings).run())
+    except Exception:
+        # A bug, not bad input: say so in the structured log (with the traceback as a field) and exit 1.
+        logging.getLogger("noetl_worker").critical("worker stopped by an unexpected error", exc_info=True)
+        return 1
 
 
 def _config(as_json: bool) -> int:

@@ -41,6 +41,7 @@ async def test_many_commands_complete_exactly_once(admin: StandinAdmin, workers:
         assert names.count("call.done") == 25
     assert worker.metric("noetl_worker_messages_acked_total", reason="completed") == 100
     assert worker.metric("noetl_worker_pulls_total", outcome="claimed") == 100
+    assert "noetl_worker_nats_consumer_pending{" in worker.get("/metrics")[1]
     assert worker.terminate() == 0
     finished = [r for r in worker.log_records() if r["msg"] == "command finished"]
     assert len(finished) == 100
@@ -199,3 +200,12 @@ async def test_in_progress_keeps_a_command_longer_than_ack_wait_from_being_redel
     assert info.config.ack_wait == 1.5
     assert info.num_redelivered == 0
     assert worker.metric("noetl_worker_messages_acked_total", reason="duplicate_running") == 0
+
+
+async def test_a_taken_metrics_port_is_a_clear_startup_error(workers: Callable[..., WorkerProcess]) -> None:
+    first = workers()
+    second = workers(ready=False, WORKER_METRICS_BIND=f"127.0.0.1:{first.metrics_port}")
+    assert await asyncio.to_thread(second.process.wait, 20) == 1
+    assert f"WORKER_METRICS_BIND=127.0.0.1:{first.metrics_port}" in second.log()
+    assert "Traceback" not in second.log()
+    assert first.terminate() == 0

@@ -130,10 +130,13 @@ class Worker:
         background: list[asyncio.Task[None]] = []
         try:
             await self.health.start()
-            code = await self._serve(background)
         except OSError as exc:
-            log.error(f"cannot start: {exc}")
+            log.error(
+                f"cannot serve /metrics on WORKER_METRICS_BIND={self.settings.metrics_bind}: {exc.strerror or exc}"
+            )
             code = 1
+        else:
+            code = await self._serve(background)
         finally:
             for task in background:
                 task.cancel()
