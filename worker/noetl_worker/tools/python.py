@@ -11,8 +11,10 @@ the command's ``input``, then the config's ``input``, then ``args`` become globa
 ``result`` global becomes the tool's data; if the code defines ``main`` and sets no ``result``,
 ``main(**args)`` is called (with the arguments its signature accepts) and its return value is the result.
 
-The child runs ``python -I`` (isolated: no user site, no ``PYTHON*`` variables) in its own process group with
-a clean environment plus ``env``; the whole group is killed on timeout. Result: success with ``data`` =
+Every command gets a fresh process in its own session with a clean environment plus ``env``: by default a
+fork of the warm runner (:mod:`._forkserver`, an isolated ``python -I`` that never runs user code itself),
+otherwise a new ``python -I`` (no user site, no ``PYTHON*`` variables). The whole process group is killed on
+timeout, cancellation and exit. Result: success with ``data`` =
 ``result`` (``{stdout, stderr}`` when the code produced no result); an exception is status error with
 ``error`` = the exception message (as the NoETL Python worker reports it) and the traceback on ``stderr``.
 """
