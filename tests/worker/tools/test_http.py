@@ -194,3 +194,15 @@ async def test_a_response_over_the_size_limit_is_an_error_not_a_memory_blowup(
     result = await tool.run({"url": f"{peer}/binary", "max_response_bytes": 100}, ctx())
     assert result.status is ToolStatus.ERROR
     assert result.error == "HTTP response body larger than 100 bytes (max_response_bytes)"
+
+
+async def test_a_templated_header_value_cannot_smuggle_in_another_header(
+    tool: HttpTool, peer: str, ctx: MakeContext
+) -> None:
+    context = ctx(variables={"workload": {"v": "ok\r\nX-Injected: yes"}})
+    with pytest.raises(
+        ToolConfigError, match=r"^Configuration error: http\.headers\.X-Value: value contains a line break"
+    ):
+        await tool.run({"url": f"{peer}/echo", "headers": {"X-Value": "{{ workload.v }}"}}, context)
+    with pytest.raises(ToolConfigError, match=r"http\.headers\.Bad Name: not a valid HTTP header name"):
+        await tool.run({"url": f"{peer}/echo", "headers": {"Bad Name": "x"}}, ctx())

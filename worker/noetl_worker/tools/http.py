@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -74,7 +75,7 @@ class HttpTool:
         follow_redirects = cfg.boolean("follow_redirects", True)
         max_redirects = cfg.integer("max_redirects", 20, minimum=0)
         max_bytes = cfg.integer("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, minimum=0)
-        headers = cfg.str_map("headers")
+        headers = _checked_headers(cfg)
         params = cfg.str_map("params")
         headers.update(_auth_headers(cfg, context))
         body_kwargs = _body(cfg)
@@ -144,6 +145,21 @@ async def _send(
         return response, bytes(body)
     finally:
         await response.aclose()
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _checked_headers(cfg: ConfigReader) -> dict[str, str]:
+    """``headers`` as text; a name that is not an HTTP token or a value with a line break (a templated value
+    trying to smuggle in another header) is a configuration error naming the header."""
+    headers = cfg.str_map("headers")
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise cfg.error(f"headers.{name}", "not a valid HTTP header name")
+        if any(ch in value for ch in "\r\n\0"):
+            raise cfg.error(f"headers.{name}", "value contains a line break or NUL")
+    return headers
 
 
 def _body(cfg: ConfigReader) -> dict[str, Any]:
