@@ -27,6 +27,7 @@ import json
 import math
 import re
 import shlex
+import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -202,6 +203,11 @@ def _f_b64decode(value: Any) -> str:
         raise jinja2.TemplateRuntimeError(f"b64decode: invalid base64 input ({exc})") from None
 
 
+def _f_urlquote(value: Any) -> str:
+    # One URL path segment or query value, whatever it holds: "/", "?", "#", ".." cannot change the URL's shape.
+    return urllib.parse.quote(_text(value), safe="")
+
+
 def _f_shell_quote(value: Any) -> str:
     # The one safe way to put a templated value into a shell command: a single shell word, always.
     return shlex.quote(_text(value))
@@ -227,6 +233,7 @@ _FILTERS: dict[str, Any] = {
     "b64encode": _f_b64encode,
     "b64decode": _f_b64decode,
     "shell_quote": _f_shell_quote,
+    "urlquote": _f_urlquote,
 }
 
 

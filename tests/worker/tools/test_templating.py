@@ -145,3 +145,7 @@ def test_rendered_text_is_bounded() -> None:
     bomb = "{% for i in range(100) %}{{ 'x' * 1000000 }}{% endfor %}"
     with pytest.raises(ToolConfigError, match="rendered text would be longer"):
         render_string(bomb, {})
+
+
+def test_urlquote_keeps_a_templated_value_one_url_segment() -> None:
+    assert render_string("/items/{{ v | urlquote }}", {"v": "../admin?x=1#y"}) == "/items/..%2Fadmin%3Fx%3D1%23y"
