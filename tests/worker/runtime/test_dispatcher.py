@@ -5,6 +5,7 @@ Real nats-server, the stand-in over HTTP, workers as subprocesses.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 from noetl_standin.admin import StandinAdmin
-from noetl_standin.jobs import JobStatus
+from noetl_standin.jobs import JobSpec, JobStatus
 
 from tests.support.nats import NatsServer
 from tests.worker.runtime.support import completions, wait_until
@@ -102,11 +103,13 @@ async def test_poison_messages_are_terminated_and_dead_lettered_without_crashing
     await js.publish(subject, json.dumps({"execution_id": 12, "event_id": 1, "step": "s"}).encode())
     await js.publish(subject, json.dumps({"execution_id": 12, "event_id": 424242, "command_id": 5, "step": "ghost",
                                           "server_url": admin.url}).encode())  # fmt: skip
-    await wait_until(lambda: worker.metric("noetl_worker_messages_dead_lettered_total") == 4)
-    assert worker.metric("noetl_worker_messages_termed_total", reason="undecodable") == 3
+    await js.publish(subject, json.dumps({"execution_id": 12, "event_id": 9, "command_id": 5, "step": "s",
+                                          "server_url": "ftp://nowhere"}).encode())  # fmt: skip
+    await wait_until(lambda: worker.metric("noetl_worker_messages_dead_lettered_total") == 5)
+    assert worker.metric("noetl_worker_messages_termed_total", reason="undecodable") == 4
     assert worker.metric("noetl_worker_messages_termed_total", reason="command_not_found") == 1
     reasons = []
-    for seq in range(1, 5):
+    for seq in range(1, 6):
         record = json.loads((await js.get_msg(f"DLQ_{names['NATS_STREAM']}", seq)).data)
         reasons.append(record["reason"])
     await nc.close()
@@ -114,6 +117,7 @@ async def test_poison_messages_are_terminated_and_dead_lettered_without_crashing
     assert any("'execution_id' must be a JSON integer" in r for r in reasons)
     assert any("missing required field 'command_id'" in r for r in reasons)
     assert any(r.startswith("command_not_found") for r in reasons)
+    assert any("'server_url' is not an http(s) URL" in r for r in reasons)
     await wait_until(lambda: consumer_settled(nats_server.url, names), what="no redelivery")
     # Still alive and working.
     job = await admin.submit_job([{"name": "after", "kind": "noop"}])
@@ -179,3 +183,17 @@ async def test_secrets_never_appear_in_events_or_logs(
     assert "command failed" in log
     assert credential_secret not in log
     assert keychain_secret not in log
+
+
+@pytest.mark.parametrize("standin_settings", [{"pool_routing": True}])
+async def test_a_filtered_pool_consumer_takes_only_its_pool(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess], names: dict[str, str]
+) -> None:
+    shared = workers(NATS_FILTER_SUBJECT=f"{names['NATS_SUBJECT']}.shared.>")
+    job = await admin.submit_job([{"name": f"c{i}", "kind": "noop"} for i in range(5)])
+    assert (await admin.wait_job(job.execution_id)).status is JobStatus.COMPLETED
+    routed_to_system = JobSpec.model_validate({"commands": [{"name": "sys", "kind": "noop"}], "path": "system/x"})
+    system = await admin.submit_job(routed_to_system)
+    await asyncio.sleep(1.0)
+    assert (await admin.job(system.execution_id)).status is JobStatus.RUNNING  # nobody serves `system`
+    assert shared.metric("noetl_worker_pulls_total", outcome="claimed") == 5

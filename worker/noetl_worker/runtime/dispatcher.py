@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from nats.aio.msg import Msg
 from noetl_wire.commands import ClaimedCommand
@@ -39,6 +40,11 @@ log = logging.getLogger("noetl_worker.runtime")
 # Redelivery delays for naks: long enough that an overloaded server is not hammered, short enough that a
 # recovered one gets the work back promptly.
 _NAK_BACKOFF = Backoff(initial=0.25, cap=30.0, floor=0.1)
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def redelivery_delay(num_delivered: int, retry_after: float | None = None) -> float:
@@ -143,6 +149,13 @@ class Dispatcher:
             await delivery.ack("duplicate_finished")
             return
         server_url = pointer.server_url or self.default_server_url
+        if not _is_http_url(server_url):
+            self.metrics.pulls.labels(outcome="failed").inc()
+            log.error(f"poison message: server_url {server_url!r} is not an http(s) URL", extra=fields)
+            await delivery.term(
+                "undecodable", dead_letter=f"command pointer field 'server_url' is not an http(s) URL: {server_url!r}"
+            )
+            return
         outcome = await self.client.claim(server_url, key)
         self.metrics.pull_duration.observe(time.perf_counter() - delivery.received_at)
         status = outcome.status
