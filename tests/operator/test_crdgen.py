@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 from noetl_operator.crdgen import CRD_PATH, build_crd, main, render_crd
 from noetl_operator.spec import PoolSpecError, parse_pool
 
@@ -128,3 +129,28 @@ def test_crd_defaults_match_the_model_defaults() -> None:
     defaulted = apply_defaults(SCHEMA, copy.deepcopy(pool))["spec"]
     model = parse_pool(pool).spec.model_dump(by_alias=True, mode="json", exclude_none=True)
     assert defaulted == model
+
+
+def _pools_kept_in_the_repository() -> list[tuple[str, dict[str, Any]]]:
+    """Every NoetlWorkerPool document anywhere in the repository (examples, Argo CD, e2e manifests)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(ROOT.rglob("*.yaml")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0].startswith(".") or "golden" in relative.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "kind: NoetlWorkerPool" not in text:
+            continue
+        for index, document in enumerate(yaml.safe_load_all(text)):
+            if isinstance(document, dict) and document.get("kind") == "NoetlWorkerPool":
+                found.append((f"{relative}#{index + 1}", document))
+    return found
+
+
+KEPT_POOLS = _pools_kept_in_the_repository()
+
+
+@pytest.mark.parametrize(("where", "pool"), KEPT_POOLS, ids=[where for where, _ in KEPT_POOLS])
+def test_every_pool_kept_in_the_repository_is_valid(where: str, pool: dict[str, Any]) -> None:
+    assert validate(SCHEMA, pool) == [], where
+    parse_pool(pool)
