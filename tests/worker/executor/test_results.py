@@ -48,6 +48,8 @@ def test_context_keeps_only_scalar_top_level_fields() -> None:
         "n": 1, "ok": True, "s": "x", "z": None,
     }  # fmt: skip
     assert scalar_summary([1, 2]) is None
+    # Keys the server's reference-only contract refuses inside result.context are left out.
+    assert scalar_summary({"command_id": 1, "_internal_data": "x", "ok": 1}) == {"ok": 1}
     assert scalar_summary(5) is None
 
 

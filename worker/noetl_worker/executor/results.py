@@ -55,11 +55,21 @@ def json_size(value: JSONValue) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
+def _allowed_in_context(key: str) -> bool:
+    # The server's reference-only contract refuses `_internal_data` and legacy `command_*` keys in
+    # result.context (with a 500 that no retry can fix), so they never go there.
+    return key != "_internal_data" and not key.startswith("command_")
+
+
 def scalar_summary(data: JSONValue) -> JSONObject | None:
     """The scalar top-level fields of an object (None when there are none or ``data`` is not an object)."""
     if not isinstance(data, dict):
         return None
-    summary: JSONObject = {k: v for k, v in data.items() if v is None or isinstance(v, str | int | float | bool)}
+    summary: JSONObject = {
+        k: v
+        for k, v in data.items()
+        if (v is None or isinstance(v, str | int | float | bool)) and _allowed_in_context(k)
+    }
     return summary or None
 
 
