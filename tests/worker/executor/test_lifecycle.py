@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from noetl_wire.commands import ClaimedCommand
+from noetl_wire.events import validate_reference_only_payload
 from noetl_worker.executor.command import identity_of
 from noetl_worker.executor.lifecycle import failure_batch, started_batch, success_batch
 from noetl_worker.executor.results import shape_result
@@ -60,6 +61,8 @@ async def test_batches_match_the_capture(where: str, claim: dict[str, Any], batc
     else:
         shaped = await shape_result(response, "FAILED", _never_store)
         built = failure_batch(ident, call["payload"]["error"], shaped.response, shaped.result)
+    for event in [*started_batch(ident), *built]:
+        validate_reference_only_payload(event.payload)  # what the server enforces
     # Compare as JSON text so that an int/float or key-order slip would show.
     assert json.dumps(_dump(built), sort_keys=True) == json.dumps(terminal["events"], sort_keys=True)
 
