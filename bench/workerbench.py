@@ -1,8 +1,9 @@
 """``python -m bench worker``: every implementation against the bare loop, scenario by scenario, one run.
 
 One nats-server, one stand-in and one HTTP peer serve the whole suite, each in its own process with its CPU
-sampled. Each (scenario, implementation) pair gets a fresh durable consumer and fresh commands, so runs
-never see each other's messages. Implementations take turns within a scenario in a seeded order.
+sampled. A scenario runs in rounds; in each round every implementation takes a turn (in a seeded order)
+with a fresh durable consumer and fresh commands, so no round sees another's messages. Workers run with
+their own defaults (JSON logs at INFO, one line per command), as a deployment runs them.
 
 Clocks: publish times are taken by the harness, claim and completion times by the stand-in, all with
 ``time.time()`` on this one machine.
