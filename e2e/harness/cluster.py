@@ -1,15 +1,19 @@
 """The Kubernetes side of the e2e suite: a `Cluster` protocol and its kubeconfig implementation.
 
 `KubeconfigCluster` works against any API server a kubeconfig reaches — kind, a real cluster, or the
-envtest API server. A backend whose pods are not real containers (the envtest variant runs one local
-`noetl-worker` process per pod) registers itself in `BACKENDS` and is selected by
-``NOETL_E2E_BACKEND``; the tests never see the difference.
+envtest API server. A backend is a context manager that yields a `Target`: the cluster plus the settings
+as the backend resolved them (a backend that starts the control plane itself fills in its URLs).
+Backends live in `BACKENDS` and are selected by ``NOETL_E2E_BACKEND``: ``kubeconfig`` (kind or any
+cluster), ``envtest`` (a local API server whose pods are local `noetl-worker` processes, see
+e2e/harness/envtest.py), or ``auto`` (the kubeconfig if one is set, else envtest). The tests never see
+the difference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubernetes import client, config
@@ -19,7 +23,7 @@ from noetl_operator.spec import API_GROUP, API_VERSION
 
 from e2e.harness.settings import E2ESettings
 
-__all__ = ["BACKENDS", "Cluster", "KubeconfigCluster", "Manifest", "connect"]
+__all__ = ["BACKENDS", "BackendUnavailable", "Cluster", "KubeconfigCluster", "Manifest", "Target", "connect"]
 
 Manifest = dict[str, Any]
 PLURAL = "noetlworkerpools"
@@ -50,6 +54,9 @@ class Cluster(Protocol):
 
     def children(self, pool: str) -> list[str]:
         """`Kind/name` of every object still labelled as belonging to ``pool``."""
+
+    def serves(self, group_version: str) -> bool:
+        """Whether the API server serves ``group/version`` (e.g. ``keda.sh/v1alpha1``) right now."""
 
 
 class KubeconfigCluster:
@@ -138,26 +145,76 @@ class KubeconfigCluster:
             remaining += [f"{kind}/{item['metadata']['name']}" for item in listed.get("items") or []]
         return remaining
 
+    def serves(self, group_version: str) -> bool:
+        group, _, version = group_version.rpartition("/")
+        try:
+            found = client.ApisApi(self._api).get_api_versions()
+        except ApiException:
+            return False
+        for served in found.groups or []:
+            if served.name == group:
+                return any(v.version == version for v in served.versions or [])
+        return False
+
+
+class BackendUnavailable(RuntimeError):
+    """The selected backend cannot run here (no kubeconfig, no envtest assets); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a backend yields: the cluster under test and the settings the suite should use against it.
+
+    ``describe`` adds backend-specific state to failure messages (the envtest backend: its local pods).
+    """
+
+    cluster: Cluster
+    settings: E2ESettings
+    describe: Callable[[], str] = lambda: ""
+
 
 @contextmanager
-def kubeconfig_backend(settings: E2ESettings) -> Iterator[Cluster]:
-    """The default backend: the cluster a kubeconfig points at."""
-    assert settings.kubeconfig is not None
+def kubeconfig_backend(settings: E2ESettings) -> Iterator[Target]:
+    """The cluster a kubeconfig points at (kind, or any cluster); the control plane is the user's."""
+    if settings.kubeconfig is None:
+        raise BackendUnavailable("no cluster configured: set NOETL_E2E_KUBECONFIG (e2e/kind/run.sh does)")
     # The client library ships no annotations for this function.
     api = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(settings.kubeconfig), context=settings.context
     )
     try:
-        yield KubeconfigCluster(api, settings.namespace)
+        yield Target(KubeconfigCluster(api, settings.namespace), settings)
     finally:
         api.close()
 
 
-BACKENDS: dict[str, Callable[[E2ESettings], AbstractContextManager[Cluster]]] = {"kubeconfig": kubeconfig_backend}
+def envtest_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
+    """A local envtest API server with local worker processes as pods (e2e/harness/envtest.py)."""
+    # Imported on use: it pulls in the test suite's server launchers, which a kind run does not need.
+    from e2e.harness.envtest import local_target  # noqa: PLC0415
+
+    return local_target(settings)
 
 
-def connect(settings: E2ESettings) -> AbstractContextManager[Cluster]:
-    """The configured backend's cluster; a clear error names the backends that exist."""
+def auto_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
+    """The kubeconfig's cluster when one is configured, else the local envtest backend."""
+    return kubeconfig_backend(settings) if settings.kubeconfig is not None else envtest_backend(settings)
+
+
+BACKENDS: dict[str, Callable[[E2ESettings], AbstractContextManager[Target]]] = {
+    "auto": auto_backend,
+    "envtest": envtest_backend,
+    "kubeconfig": kubeconfig_backend,
+}
+
+
+def connect(settings: E2ESettings) -> AbstractContextManager[Target]:
+    """The configured backend's target; a clear error names the backends that exist.
+
+    Raises:
+        BackendUnavailable: the backend cannot run on this machine (the message says what is missing).
+        ValueError: ``settings.backend`` names no backend.
+    """
     try:
         backend = BACKENDS[settings.backend]
     except KeyError:

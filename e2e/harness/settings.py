@@ -2,7 +2,8 @@
 
 e2e/kind/run.sh sets these for the cluster it builds; against another cluster, set at least
 ``NOETL_E2E_KUBECONFIG`` and ``NOETL_E2E_CONTROL_PLANE_URL``. Two URLs exist for the control plane on
-purpose: the suite reaches it from outside the cluster, the workers from inside.
+purpose: the suite reaches it from outside the cluster, the workers from inside. With no kubeconfig the
+suite runs on the local envtest backend, which starts everything itself and fills in every URL.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ class E2ESettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOETL_E2E_", extra="ignore")
 
     backend: str = Field(
-        "kubeconfig",
-        description="How the cluster is reached: `kubeconfig` (kind or any cluster); other backends register "
-        "themselves in e2e.harness.cluster.BACKENDS.",
+        "auto",
+        description="How the cluster is reached: `kubeconfig` (kind or any cluster), `envtest` (a local API "
+        "server, pods as local worker processes) or `auto` (kubeconfig if set, else envtest); see "
+        "e2e.harness.cluster.BACKENDS.",
     )
-    kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster under test; unset = skip the suite.")
+    kubeconfig: Path | None = Field(
+        None, description="Kubeconfig of the cluster under test; unset = the envtest backend (with `auto`)."
+    )
     context: str | None = Field(None, description="Kubeconfig context; unset = the file's current context.")
     namespace: str = Field("noetl", description="Namespace the test pools are created in (must exist).")
     control_plane_url: str | None = Field(
