@@ -10,6 +10,7 @@ from noetl_worker.executor.results import (
     ARROW_MEDIA_TYPE,
     INLINE_BUDGET_BYTES,
     ResultTooLargeError,
+    is_bulky,
     json_size,
     scalar_summary,
     shape_result,
@@ -123,3 +124,11 @@ def test_tabular_detection_follows_the_seed() -> None:
     assert tabular_rows({"rows": []}) is None
     assert tabular_rows({"rows": [[1, 2]]}) is None  # positional rows need column names
     assert tabular_rows([1, 2]) is None
+
+
+def test_bulky_results_are_recognised_cheaply() -> None:
+    assert not is_bulky({"value": 14})
+    assert not is_bulky([1, 2, 3])
+    assert is_bulky({"rows": [{"i": i} for i in range(2000)]})
+    assert is_bulky(list(range(5000)))
+    assert is_bulky("x" * 200_000)

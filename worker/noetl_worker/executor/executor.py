@@ -22,7 +22,7 @@ from noetl_worker.control_plane.client import ControlPlaneClient, ControlPlaneEr
 from noetl_worker.executor.cases import evaluate_cases
 from noetl_worker.executor.command import CommandIdentity, PreparedCommand, identity_of, prepare_command
 from noetl_worker.executor.lifecycle import failure_batch, started_batch, success_batch
-from noetl_worker.executor.results import ShapedResult, shape_result
+from noetl_worker.executor.results import ShapedResult, is_bulky, json_size, shape_result
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.log import CommandLogger, command_logger
 from noetl_worker.runtime.metrics import WorkerMetrics
@@ -100,7 +100,7 @@ class CommandExecutor:
         if not verdict.ok:
             self.metrics.dispatch_errors.labels(tool_kind=ident.kind).inc()
 
-        data = scrubber.value(verdict.data)
+        data, size = await _scrub_and_measure(scrubber, verdict.data)
         bound = self.client.bound(server_url)
 
         async def store(value: JSONValue) -> JSONObject:
@@ -109,7 +109,8 @@ class CommandExecutor:
         error = scrubber.text(verdict.error) if verdict.error is not None else None
         shaped: ShapedResult
         try:
-            shaped = await shape_result(data, "COMPLETED" if verdict.ok else "FAILED", store, table=verdict.table)
+            status = "COMPLETED" if verdict.ok else "FAILED"
+            shaped = await shape_result(data, status, store, table=verdict.table, size=size)
         except Exception as exc:
             error = scrubber.text(str(exc))
             verdict = _Verdict(False, None, error)
@@ -241,6 +242,18 @@ class CommandExecutor:
         except Exception as exc:
             return _Verdict(False, result.data, f"Case evaluation failed: {_error_text(exc)}")
         return _Verdict(True, result.data, table=result.table)
+
+
+async def _scrub_and_measure(scrubber: Scrubber, data: JSONValue) -> tuple[JSONValue, int | None]:
+    """Scrub the tool's data; a bulky result is scrubbed and measured in a thread so the loop keeps serving."""
+    if not is_bulky(data):
+        return scrubber.value(data), None
+
+    def work() -> tuple[JSONValue, int | None]:
+        scrubbed = scrubber.value(data)
+        return scrubbed, json_size(scrubbed)
+
+    return await asyncio.to_thread(work)
 
 
 def _error_text(exc: BaseException) -> str:

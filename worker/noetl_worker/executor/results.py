@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ __all__ = [
     "ResultTooLargeError",
     "ShapedResult",
     "arrow_envelope",
+    "is_bulky",
     "json_size",
     "scalar_summary",
     "shape_result",
@@ -161,28 +163,53 @@ def _reference(stored: JSONObject, size: int) -> JSONObject:
     return reference
 
 
+def is_bulky(value: JSONValue, limit: int = 1000) -> bool:
+    """A cheap look at the top two levels: big enough that scrubbing or measuring it belongs off the loop."""
+    if isinstance(value, str):
+        return len(value) > limit * 100
+    if not isinstance(value, dict | list):
+        return False
+    children = value.values() if isinstance(value, dict) else value
+    count = len(value)
+    for child in children:
+        if isinstance(child, dict | list):
+            count += len(child)
+        elif isinstance(child, str):
+            count += len(child) // 100
+        if count > limit:
+            return True
+    return count > limit
+
+
 async def shape_result(
-    data: JSONValue, status: str, store: Store, *, budget: int = INLINE_BUDGET_BYTES, table: Any = None
+    data: JSONValue,
+    status: str,
+    store: Store,
+    *,
+    budget: int = INLINE_BUDGET_BYTES,
+    table: Any = None,
+    size: int | None = None,
 ) -> ShapedResult:
     """Shape already-scrubbed ``data`` for ``call.done``/``call.error`` (``status`` COMPLETED or FAILED).
 
-    ``table`` is the tool's optional ``pyarrow.Table`` of the same result (used only over the budget).
+    ``table`` is the tool's optional ``pyarrow.Table`` of the same result (used only over the budget);
+    ``size`` is the compact JSON size when the caller already measured it (off the event loop).
     """
     result: JSONObject = {"status": status}
     summary = scalar_summary(data)
     if summary is not None and json_size(summary) <= budget:
         result["context"] = summary
-    size = json_size(data)
+    if size is None:
+        size = json_size(data)
     if size <= budget:
         return ShapedResult(data, result)
     tabular = tabular_rows(data) if table is None else None
-    envelope = (
-        arrow_envelope(table)
-        if table is not None
-        else arrow_envelope(columns=tabular[0], rows=tabular[1])
-        if tabular is not None
-        else None
-    )
+    envelope: JSONObject | None = None
+    # Encoding thousands of rows is CPU work: keep it off the event loop.
+    if table is not None:
+        envelope = await asyncio.to_thread(arrow_envelope, table)
+    elif tabular is not None:
+        envelope = await asyncio.to_thread(arrow_envelope, columns=tabular[0], rows=tabular[1])
     try:
         stored = await store(data if envelope is None else envelope)
     except Exception as exc:
