@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from noetl_wire.commands import ClaimedCommand
 from noetl_worker.executor.cases import CaseError
-from noetl_worker.executor.command import prepare_command
+from noetl_worker.executor.command import prepare_command, salvage_identity
 from noetl_worker.executor.keychain import load_keychain
 from noetl_worker.jsontypes import JSONValue
 from noetl_worker.tools.base import ToolConfigError
@@ -64,3 +64,13 @@ async def test_bad_shapes_are_errors_naming_the_field() -> None:
 def test_keychain_lifts_only_listed_non_empty_variables() -> None:
     env = {"A": "1", "B": "", "C": "3"}
     assert load_keychain(["A", " B ", "", "MISSING", "C "], env) == {"A": "1", "C": "3"}
+
+
+def test_a_claimed_command_that_does_not_decode_can_still_be_failed_by_its_ids() -> None:
+    raw = {"execution_id": "12", "node_name": "s", "action": "python", "meta": {"command_id": 7}, "context": "??"}
+    ident = salvage_identity(raw, "w")
+    assert ident is not None
+    assert (ident.execution_id, ident.step, ident.command_id, ident.kind) == (12, "s", 7, "python")
+    assert salvage_identity({"node_name": "s", "meta": {"command_id": 7}}, "w") is None  # no execution id
+    assert salvage_identity({"execution_id": 1, "node_name": "s"}, "w") is None  # no command id
+    assert salvage_identity("not an object", "w") is None
