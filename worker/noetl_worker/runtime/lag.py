@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from noetl_worker.runtime.metrics import WorkerMetrics
@@ -28,8 +27,9 @@ async def poll_lag_forever(
     while True:
         try:
             info = await js.consumer_info(stream, consumer, timeout=min(interval, 5.0))
-        except (NatsError, OSError, TimeoutError) as exc:
-            log.debug(f"consumer lag poll failed (gauges stale until the next tick): {exc}")
+        except Exception as exc:
+            # Informational only: a failed poll must not end the poller.
+            log.debug(f"consumer lag poll failed (gauges stale until the next tick): {type(exc).__name__}: {exc}")
         else:
             pending.set(min(info.num_pending or 0, _I64_MAX))
             ack_pending.set(min(info.num_ack_pending or 0, _I64_MAX))

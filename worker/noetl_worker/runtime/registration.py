@@ -80,8 +80,9 @@ class Registration:
             await asyncio.sleep(self.interval)
             try:
                 status = await self.client.heartbeat(self.registration)
-            except ControlPlaneError as exc:
-                log.warning(f"heartbeat failed: {exc}")
+            except Exception as exc:
+                # Never let the heartbeat task die: without heartbeats our claims become stealable.
+                log.warning(f"heartbeat failed: {type(exc).__name__}: {exc}")
                 continue
             if status != "ok":
                 log.info(f"heartbeat answered {status}")
