@@ -144,7 +144,7 @@ class ControlPlaneClient:
         )
         try:
             response = await self.http.post(api_url(server_url, f"commands/{event_id}/claim"), json=body)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             return ClaimOutcome(ClaimStatus.UNAVAILABLE, detail=f"control plane unreachable: {type(exc).__name__}")
         except httpx.InvalidURL as exc:
             return ClaimOutcome(ClaimStatus.REJECTED, detail=f"invalid server_url {server_url!r}: {exc}")
@@ -260,7 +260,7 @@ class ControlPlaneClient:
             retry_after: float | None = None
             try:
                 response = await self.http.request(method, url, json=json, headers=headers)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 problem = f"{what}: control plane unreachable ({type(exc).__name__}: {exc})"
                 status: int | None = None
             else:
@@ -315,7 +315,7 @@ class ControlPlaneClient:
     async def resolve_result(self, server_url: str, ref: str) -> JSONValue:
         try:
             response = await self.http.get(api_url(server_url, "result/resolve"), params={"ref": ref})
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise ControlPlaneError(
                 f"resolve result {ref}: control plane unreachable ({exc})", transient=True
             ) from None
@@ -332,7 +332,7 @@ class ControlPlaneClient:
             params["execution_id"] = execution_id
         try:
             response = await self.http.get(api_url(server_url, f"credentials/{name}"), params=params)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise ControlPlaneError(f"get_credential('{name}'): control plane unreachable ({exc})") from None
         if response.status_code == 404:
             return None
@@ -357,7 +357,7 @@ class ControlPlaneClient:
             response = await self.http.post(
                 api_url(self.server_url, "worker/pool/heartbeat"), json=body.model_dump(mode="json", exclude_none=True)
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise ControlPlaneError(
                 f"heartbeat: control plane unreachable ({type(exc).__name__})", transient=True
             ) from None
