@@ -124,6 +124,36 @@ async def test_an_unreachable_server_is_retried_until_the_deadline(standin: Stan
 
 
 @contextlib.asynccontextmanager
+async def http_peer(routes: list[Route]) -> AsyncIterator[str]:
+    """A real HTTP server with the given routes on a free loopback port."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_claim_refused_for_our_credentials_names_the_token() -> None:
+    async def unauthorized(request: Request) -> JSONResponse:
+        assert request.headers["authorization"] == "Bearer wrong-token"
+        return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+
+    async with http_peer([Route("/api/commands/{event_id}/claim", unauthorized, methods=["POST"])]) as url:
+        client = ControlPlaneClient(worker_id="w", server_url=url, metrics=WorkerMetrics(), token="wrong-token")
+        outcome = await client.claim(url, 5)
+        await client.aclose()
+    assert outcome.status is ClaimStatus.REJECTED
+    assert "NOETL_API_TOKEN" in outcome.detail
+
+
+@contextlib.asynccontextmanager
 async def server_without_batches() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     """An older NoETL server: ``POST /api/events`` only (a real HTTP server, not a mock of ours)."""
     received: list[dict[str, Any]] = []
@@ -136,22 +166,12 @@ async def server_without_batches() -> AsyncIterator[tuple[str, list[dict[str, An
         received.append({"name": "<batch probe>"})
         return JSONResponse({"detail": "Not Found"}, status_code=404)
 
-    port = free_port()
-    app = Starlette(
-        routes=[
-            Route("/api/events", post_event, methods=["POST"]),
-            Route("/api/events/batch", no_batches, methods=["POST"]),
-        ]
-    )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", received
-    finally:
-        server.should_exit = True
-        await task
+    routes = [
+        Route("/api/events", post_event, methods=["POST"]),
+        Route("/api/events/batch", no_batches, methods=["POST"]),
+    ]
+    async with http_peer(routes) as url:
+        yield url, received
 
 
 async def test_without_a_batch_route_events_go_one_by_one() -> None:

@@ -70,7 +70,7 @@ class ClaimStatus(enum.Enum):
     NOT_FOUND = "not_found"
     """The server has no such command: the pointer can never succeed."""
     REJECTED = "rejected"
-    """The server refused the request for good (4xx other than 404/409)."""
+    """The server refused our request (a 4xx other than 404/409): our configuration, not the message."""
     MALFORMED = "malformed"
     """The claim succeeded but the command does not decode; ``raw`` holds the body to report the failure."""
     UNAVAILABLE = "unavailable"
@@ -179,6 +179,11 @@ class ControlPlaneClient:
             )
         if status == 404:
             return ClaimOutcome(ClaimStatus.NOT_FOUND, detail=_describe(response))
+        if status in (401, 403):
+            return ClaimOutcome(
+                ClaimStatus.REJECTED, detail=f"{_describe(response)} — the control plane refused our credentials "
+                "(NOETL_API_TOKEN)",
+            )  # fmt: skip
         if is_transient_status(status) or status >= 500:
             return ClaimOutcome(ClaimStatus.UNAVAILABLE, retry_after=retry_after, detail=_describe(response))
         return ClaimOutcome(ClaimStatus.REJECTED, detail=_describe(response))

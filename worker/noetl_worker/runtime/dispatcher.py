@@ -8,8 +8,10 @@ The ack policy (documented in ``docs/worker.md``):
   holder's own message covers a crash); on a redelivery nak with a delay instead, since that message may be
   the only copy left of a command whose holder died — it is claimed again once the lease lets go;
 - overload, outage, a 5xx or our own claim held elsewhere: nak with ``Retry-After`` or jittered backoff;
-- a message that can never succeed (not a pointer, 404 command, a refused or undecodable claim): ``term``
-  plus a copy with the reason on the dead-letter subject. Nothing here raises into the feed.
+- a message that can never succeed (not a pointer, 404 command, a claimed command without readable ids):
+  ``term`` plus a copy with the reason on the dead-letter subject; a claim refused with another 4xx
+  (401/403/400/422: our credentials or request, not the message) is naked with backoff instead.
+  Nothing here raises into the feed.
 """
 
 from __future__ import annotations
@@ -197,8 +199,15 @@ class Dispatcher:
                     await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
                 return
         self.metrics.pulls.labels(outcome="failed").inc()
+        if status is ClaimStatus.REJECTED:
+            # A 4xx other than 404/409 is about our request or our credentials, not about the message:
+            # terminating would destroy the queue over a worker misconfiguration. Back off and say so loudly.
+            delay = redelivery_delay(delivery.num_delivered)
+            log.error(f"claim refused ({outcome.detail}); check this worker's configuration", extra=fields)
+            await delivery.nak("claim_rejected", delay)
+            return
         reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
-        log.error(f"claim refused for good ({outcome.detail}); terminating the message", extra=fields)
+        log.error(f"claim can never succeed ({outcome.detail}); terminating the message", extra=fields)
         await delivery.term(reason, dead_letter=f"{reason}: {outcome.detail}")
 
     async def _run(self, delivery: Delivery, key: int, server_url: str, command: ClaimedCommand) -> None:
