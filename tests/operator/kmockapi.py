@@ -66,3 +66,9 @@ def declare_cluster(emulator: kmock.KubernetesEmulator, *, keda: bool) -> None:
         emulator.resources[KEDA_RESOURCE] = kmock.ResourceInfo(
             kind="ScaledObject", namespaced=True, verbs={"get", "patch", "delete"}, subresources={"status"}
         )
+
+
+def exists(emulator: kmock.KubernetesEmulator, resource: str, namespace: str, name: str) -> bool:
+    """Whether the emulator holds a live object (``in emulator.objects`` does not parse string resources)."""
+    key = (kmock.resource(resource), namespace, name)
+    return key in emulator.objects and not emulator.objects[key].deleted

@@ -19,7 +19,7 @@ from noetl_operator.handlers import FINALIZER, build_registry, release_consumer
 from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.settings import OperatorSettings
 
-from tests.operator.kmockapi import POOL_RESOURCE, ApplyingEmulator, declare_cluster
+from tests.operator.kmockapi import POOL_RESOURCE, ApplyingEmulator, declare_cluster, exists
 from tests.support.nats import NatsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.kmock(cls=ApplyingEmulator)]
@@ -89,7 +89,7 @@ async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: No
         assert "kopf" not in body["status"], "kopf's bookkeeping stays in annotations"
         conditions = {item["type"]: item for item in body["status"]["conditions"]}
         assert conditions["ConsumerReady"]["status"] == "True"
-        assert not kmock.objects["apps/v1/deployments", NS, "noetl-worker-life"].deleted
+        assert exists(kmock, "apps/v1/deployments", NS, "noetl-worker-life")
         await js.consumer_info(stream, "life")
 
         async with kmock.delete(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools/life") as response:
@@ -97,6 +97,52 @@ async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: No
         await eventually(lambda: kmock.objects[key].deleted, "the finalizer to release the pool")
         with pytest.raises(NotFoundError):
             await js.consumer_info(stream, "life")
+    finally:
+        await client.close()
+
+
+async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
+    kmock: ApplyingEmulator, operator: None, nats_server: NatsServer
+) -> None:
+    stream = f"HANDLERS_{next(_counter)}"
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    pool: dict[str, Any] = {
+        "apiVersion": "noetl.io/v1alpha1",
+        "kind": "NoetlWorkerPool",
+        "metadata": {"name": "drift", "namespace": NS, "uid": "uid-drift", "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "image": {"tag": "0.1.0"},
+            "nats": {"url": nats_server.url, "stream": stream, "subject": stream.lower()},
+            "consumer": {
+                "durableName": "drift",
+                "management": "managed",
+                "filterSubject": f"{stream.lower()}.shared.>",
+            },
+        },
+    }
+    deployment = ("apps/v1/deployments", NS, "noetl-worker-drift")
+    try:
+        async with kmock.post(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools", json=pool) as response:
+            assert response.status < 300
+        await eventually(lambda: exists(kmock, *deployment), "the Deployment")
+
+        kmock.objects[deployment].patch(
+            {"spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "x:9"}]}}}}
+        )
+        for index in range(3):
+            await js.publish(f"{stream.lower()}.shared.{index}", b"{}")
+
+        def image() -> str:
+            return str(kmock.objects[deployment].raw["spec"]["template"]["spec"]["containers"][0]["image"])
+
+        def lag() -> int:
+            status = kmock.objects[(POOL_RESOURCE, NS, "drift")].raw.get("status") or {}
+            return int((status.get("lag") or {}).get("total", 0))
+
+        await eventually(lambda: image() == "ghcr.io/noetl/noetl-workerpool-worker:0.1.0", "the timer to repair drift")
+        await eventually(lambda: lag() == 3, "the timer to refresh the lag")
     finally:
         await client.close()
 

@@ -18,7 +18,7 @@ from kmock import method, resource
 from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.reconcile import reconcile
 
-from tests.operator.kmockapi import KEDA_RESOURCE, ApplyingEmulator, declare_cluster
+from tests.operator.kmockapi import KEDA_RESOURCE, ApplyingEmulator, declare_cluster, exists
 from tests.support.nats import NatsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.kmock(cls=ApplyingEmulator)]
@@ -180,7 +180,7 @@ async def test_an_update_reshapes_the_children(kmock: ApplyingEmulator, kube: Ku
         entry["name"]: entry.get("value") for entry in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["WORKER_MAX_CONCURRENT"] == "12"
-    assert kmock.objects[KEDA_RESOURCE, NS, "noetl-worker-shared"].deleted
+    assert not exists(kmock, KEDA_RESOURCE, NS, "noetl-worker-shared")
     assert conditions(status)["ScalerReady"]["reason"] == "AutoscalingDisabled"
     assert status["observedGeneration"] == 2
 
@@ -219,12 +219,12 @@ async def test_a_missing_secret_is_reported_by_name_and_nothing_is_rolled_out(
     assert state["SecretsResolved"]["reason"] == "SecretNotFound"
     assert "Secret team-a/not-there not found" in state["SecretsResolved"]["message"]
     assert state["Degraded"]["status"] == "True"
-    assert ("apps/v1/deployments", NS, "noetl-worker-shared") not in kmock.objects
+    assert not exists(kmock, DEPLOYMENTS, NS, "noetl-worker-shared")
 
     kmock.objects["v1/secrets", NS, "not-there"] = secret("not-there", LATE="1")
     healed = conditions(await reconcile(pool, kube))
     assert healed["SecretsResolved"]["status"] == "True"
-    assert not kmock.objects[DEPLOYMENTS, NS, "noetl-worker-shared"].deleted
+    assert exists(kmock, DEPLOYMENTS, NS, "noetl-worker-shared")
 
 
 async def test_secrets_of_other_namespaces_are_never_used(
@@ -252,8 +252,8 @@ async def test_without_keda_the_scaler_is_not_ready_and_the_workers_still_run(
     state = conditions(status)
     assert (state["ScalerReady"]["status"], state["ScalerReady"]["reason"]) == ("False", "KedaNotInstalled")
     assert state["Degraded"]["status"] == "True"
-    assert not kmock.objects[DEPLOYMENTS, NS, "noetl-worker-shared"].deleted
-    assert (KEDA_RESOURCE, NS, "noetl-worker-shared") not in kmock.objects
+    assert exists(kmock, DEPLOYMENTS, NS, "noetl-worker-shared")
+    assert not exists(kmock, KEDA_RESOURCE, NS, "noetl-worker-shared")
 
 
 async def test_an_invalid_spec_is_a_degraded_status_not_a_crash(
