@@ -131,7 +131,9 @@ def _run(args: argparse.Namespace) -> int:
         clusterwide=settings.namespace is None,
         namespace=settings.namespace,
         standalone=settings.standalone,
-        peering_name=settings.peering_name,
+        # A peering name makes peering mandatory in kopf; standalone must not pass one, or it pauses forever
+        # on a cluster without the kopf.dev CRDs.
+        peering_name=None if settings.standalone else settings.peering_name,
         priority=settings.priority,
         liveness_endpoint=settings.liveness_endpoint,
     )
