@@ -240,7 +240,7 @@ def _phase_create_to_ready(
 
 def _phase_cold_and_idle(
     api: kubernetes.client.ApiClient, settings: OperatorBenchSettings, kubeconfig: Path, nats: NatsServer
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     namespace = "bench-cold"
     _namespace(api, namespace)
     custom = kubernetes.client.CustomObjectsApi(api)
@@ -263,11 +263,12 @@ def _phase_cold_and_idle(
             assert operator.monitor is not None
             idle_start = time.time()
             time.sleep(settings.idle_window_s)
-            operator.monitor.sample()
+            idle_reading = operator.monitor.sample()
             idle_end = time.time()
             idle = operator.monitor.cpu_between(idle_start, idle_end) / (idle_end - idle_start)
             peak = operator.monitor.peak_rss() / MIB
-    return cold, idle, peak
+            idle_rss = (idle_reading.rss if idle_reading else 0) / MIB
+    return cold, idle, peak, idle_rss
 
 
 async def _command_stream(nats_url: str) -> None:
@@ -305,7 +306,7 @@ def _measure(settings: OperatorBenchSettings) -> OperatorReport:
         asyncio.run(_command_stream(nats.url))
         _install_crds(api)
         latencies, create_peak = _phase_create_to_ready(api, settings, cluster.kubeconfig_path, nats)
-        cold, idle, cold_peak = _phase_cold_and_idle(api, settings, cluster.kubeconfig_path, nats)
+        cold, idle, cold_peak, idle_rss = _phase_cold_and_idle(api, settings, cluster.kubeconfig_path, nats)
         machine = describe_machine(nats.binary)
     ready = summarize(latencies)
     assert ready is not None
@@ -341,6 +342,7 @@ def _measure(settings: OperatorBenchSettings) -> OperatorReport:
         cold_start_pools=settings.cold_pools,
         idle_cpu_share=idle,
         peak_rss_mib=peak,
+        idle_rss_mib=idle_rss,
         targets=targets,
     )
 

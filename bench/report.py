@@ -108,6 +108,7 @@ def render_operator(report: OperatorReport) -> str:
         [f"cold start, {report.cold_start_pools} pools reconciled (s)", _num(report.cold_start_s)],
         ["idle CPU (cores)", _num(report.idle_cpu_share, 4)],
         ["peak RSS (MiB)", _num(report.peak_rss_mib)],
+        [f"RSS idle with {report.cold_start_pools} pools (MiB)", _num(report.idle_rss_mib)],
     ]
     notes = [f"note: {n}" for n in report.notes]
     return (

@@ -105,7 +105,8 @@ class OperatorReport(BaseModel):
     cold_start_s: float | None
     cold_start_pools: int
     idle_cpu_share: float | None
-    peak_rss_mib: float | None
+    peak_rss_mib: float | None = Field(description="Peak over both operator processes (the cold start's burst).")
+    idle_rss_mib: float | None = Field(description="RSS at the end of the idle window, all pools reconciled.")
     targets: list[TargetCheck]
     notes: list[str] = Field(default_factory=list)
 
