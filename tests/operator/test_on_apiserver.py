@@ -303,3 +303,39 @@ async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=15)
+
+
+def test_standalone_run_needs_no_peering_crds() -> None:
+    assets = find_assets()
+    assert assets is not None  # the module's cluster fixture already skipped or failed otherwise
+    with start_envtest(assets, controller_manager=False) as bare:
+        with bare.api_client() as api:
+            crd = yaml.safe_load((ROOT / CRD_PATH).read_text(encoding="utf-8"))
+            kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+            kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "solo"}})
+        port = free_port()
+        command = [sys.executable, "-m", "noetl_operator.cli", "run", "--standalone", "--kubeconfig"]
+        command += [str(bare.kubeconfig_path), "--liveness", f"http://127.0.0.1:{port}/healthz"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            pool = {**example_pool("minimal.yaml"), "metadata": {"name": "solo"}}
+            pool["spec"] = {**pool["spec"], "nats": {"url": "nats://127.0.0.1:9"}}
+            deadline = time.monotonic() + 60
+            with bare.api_client() as api:
+                custom = kubernetes.client.CustomObjectsApi(api)
+                while True:
+                    try:
+                        custom.create_namespaced_custom_object(GROUP, VERSION, "solo", PLURAL, pool)
+                        break
+                    except ApiException:  # the CRD may not be served for a moment
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)
+                while not custom.get_namespaced_custom_object(GROUP, VERSION, "solo", PLURAL, "solo").get("status"):
+                    assert process.poll() is None, process.communicate()[0]
+                    assert time.monotonic() < deadline, "a standalone operator never reconciled"
+                    time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
