@@ -4,10 +4,10 @@ Started in dependency order, stopped in reverse:
 
 1. envtest — real etcd, kube-apiserver (RBAC) and kube-controller-manager (Deployments, ReplicaSets,
    HPA, garbage collection), from ``scripts/envtest-assets``;
-2. the CRDs of the shipped install (ours and kopf's peering CRD), and KEDA's with the KEDA operator
-   when the assets include it: it creates each ScaledObject's HPA and activates Deployments 0 <-> 1.
-   KEDA's metrics API server is not built, so nothing serves ``external.metrics.k8s.io`` and the HPA
-   cannot scale 1 -> N here;
+2. the CRDs of the shipped install (ours and kopf's peering CRD), and KEDA when the assets include
+   it: ``keda-operator`` creates each ScaledObject's HPA and activates Deployments 0 <-> 1, and
+   ``keda-adapter`` (KEDA's metrics API server, behind the API server's aggregation layer) serves
+   ``external.metrics.k8s.io`` so the real HPA controller scales 1 <-> N on the consumer's lag;
 3. a nats-server with JetStream (the product's launcher); KEDA's nats-jetstream scaler reads its
    monitoring port;
 4. the stand-in control plane as a subprocess, publishing to that nats-server;
@@ -126,7 +126,7 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
         _install_crd(cluster, REPO_ROOT / CRD_PATH)
         _install_crd(cluster, REPO_ROOT / "crds" / "kopf.dev_peerings.yaml")
         if (assets / "keda-operator").exists():
-            stack.enter_context(start_keda(cluster))
+            stack.enter_context(start_keda(cluster, metrics_server=(assets / "keda-adapter").exists()))
         api = stack.enter_context(cluster.api_client())
         _namespace(kubernetes.client.CoreV1Api(api), settings.namespace)
 
