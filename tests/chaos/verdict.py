@@ -17,6 +17,8 @@ def assert_chaos_survived(report: ChaosReport) -> None:
     assert len(report.accepted_outcomes) == report.submitted, report.render()
     assert all(n == 1 for n in report.accepted_outcomes.values()), "an outcome was accepted twice"
     assert report.unexplained_double_runs == {}, report.render()
+    # A killed worker can have run at most one tool per slot whose outcome then went unreported.
+    assert report.extra_runs <= report.killed_workers * report.plan.slots, report.render()
     assert report.unexpected_exits == 0, report.render()
     assert report.poison_dead_lettered == report.poison_published > 0, report.render()
     assert report.real_commands_dead_lettered == 0, report.render()
