@@ -46,15 +46,20 @@ GROUP, VERSION, PLURAL = "noetl.io", "v1alpha1", "noetlworkerpools"
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[EnvtestCluster]:
+def _assets() -> Path:
+    """The envtest binaries (with KEDA); skip on a developer machine without them, fail in CI."""
     assets = find_assets(keda=True)
     if assets is None:
         hint = "envtest assets not built: run scripts/envtest-assets"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(hint, pytrace=False)
         pytest.skip(hint)
-    with start_envtest(assets) as running:
+    return assets
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[EnvtestCluster]:
+    with start_envtest(_assets()) as running:
         _install_crds(running)
         install_keda_crds(running)
         yield running
@@ -306,9 +311,7 @@ async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
 
 
 def test_standalone_run_needs_no_peering_crds() -> None:
-    assets = find_assets()
-    assert assets is not None  # the module's cluster fixture already skipped or failed otherwise
-    with start_envtest(assets, controller_manager=False) as bare:
+    with start_envtest(_assets(), controller_manager=False) as bare:
         with bare.api_client() as api:
             crd = yaml.safe_load((ROOT / CRD_PATH).read_text(encoding="utf-8"))
             kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
