@@ -43,6 +43,9 @@ __all__ = [
 
 log = logging.getLogger("noetl_worker.control_plane")
 
+# Retry warnings go to the caller's logger when it has one, so they carry the command's ids.
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
 # A 500 may be a persistent contract violation rather than an outage: retry it a few times only.
 _MAX_INTERNAL_ERROR_RETRIES = 3
 
@@ -197,6 +200,7 @@ class ControlPlaneClient:
         *,
         deadline: float,
         idempotency_key: str | None = None,
+        logger: Logger | None = None,
     ) -> None:
         """Deliver ``events`` as one batch, retrying transient failures until ``deadline`` (monotonic).
 
@@ -206,14 +210,14 @@ class ControlPlaneClient:
         """
         key = idempotency_key or f"{self.worker_id}:{execution_id}:{uuid.uuid4().hex}"
         if server_url in self._no_batch_route:
-            await self._post_singles(server_url, execution_id, events, deadline=deadline)
+            await self._post_singles(server_url, execution_id, events, deadline=deadline, logger=logger)
             return
         body = BatchEventRequest(execution_id=execution_id, worker_id=self.worker_id, events=list(events))
         payload = body.model_dump(mode="json", exclude_none=True)
         started = time.perf_counter()
         response = await self._send(
             "POST", api_url(server_url, "events/batch"), json=payload, headers={"Idempotency-Key": key},
-            deadline=deadline, what="event batch", fallthrough=(404,),
+            deadline=deadline, what="event batch", fallthrough=(404,), logger=logger,
         )  # fmt: skip
         if response.status_code == 404:
             log.warning(
@@ -221,14 +225,20 @@ class ControlPlaneClient:
                 extra={"server_url": server_url},
             )
             self._no_batch_route.add(server_url)
-            await self._post_singles(server_url, execution_id, events, deadline=deadline)
+            await self._post_singles(server_url, execution_id, events, deadline=deadline, logger=logger)
             return
         elapsed = time.perf_counter() - started
         for event in events:
             self.metrics.event_emit_duration.labels(event_type=event.name).observe(elapsed)
 
     async def _post_singles(
-        self, server_url: str, execution_id: int, events: Sequence[BatchEvent], *, deadline: float
+        self,
+        server_url: str,
+        execution_id: int,
+        events: Sequence[BatchEvent],
+        *,
+        deadline: float,
+        logger: Logger | None = None,
     ) -> None:
         for event in events:
             started = time.perf_counter()
@@ -244,7 +254,9 @@ class ControlPlaneClient:
             ).model_dump(mode="json", exclude_none=True)
             # The seed stamps every single event with a snowflake it minted; servers ignore it or dedupe on it.
             body["event_id"] = self._snowflakes.next_id()
-            await self._send("POST", api_url(server_url, "events"), json=body, deadline=deadline, what=event.name)
+            await self._send(
+                "POST", api_url(server_url, "events"), json=body, deadline=deadline, what=event.name, logger=logger
+            )
             self.metrics.event_emit_duration.labels(event_type=event.name).observe(time.perf_counter() - started)
 
     async def _send(
@@ -257,6 +269,7 @@ class ControlPlaneClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         fallthrough: tuple[int, ...] = (),
+        logger: Logger | None = None,
     ) -> httpx.Response:
         """Send with retries until ``deadline``; return the first 2xx (or ``fallthrough``) response."""
         attempt = 0
@@ -285,7 +298,7 @@ class ControlPlaneClient:
                 )
             attempt += 1
             self.metrics.event_emit_retries.labels(event_type=what).inc()
-            log.warning(f"{problem}; retrying in {delay:.2f}s", extra={"attempt": attempt})
+            (logger or log).warning(f"{problem}; retrying in {delay:.2f}s", extra={"attempt": attempt})
             await asyncio.sleep(delay)
 
     # --- variables and results ------------------------------------------------------------------------

@@ -124,7 +124,7 @@ class CommandExecutor:
 
         try:
             await self.client.post_batch(
-                server_url, ident.execution_id, batch, deadline=time.monotonic() + self.outcome_hold
+                server_url, ident.execution_id, batch, deadline=time.monotonic() + self.outcome_hold, logger=clog
             )
         except ControlPlaneError as exc:
             clog.error(f"outcome not delivered: {exc}")
@@ -138,7 +138,7 @@ class CommandExecutor:
         try:
             await self.client.post_batch(
                 server_url, ident.execution_id, started_batch(ident),
-                deadline=time.monotonic() + min(_STARTED_BATCH_BUDGET, self.outcome_hold),
+                deadline=time.monotonic() + min(_STARTED_BATCH_BUDGET, self.outcome_hold), logger=clog,
             )  # fmt: skip
         except ControlPlaneError as exc:
             # The terminal batch still carries the outcome; the server accepts it without command.started.
