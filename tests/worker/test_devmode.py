@@ -28,6 +28,13 @@ def test_dev_mode_runs_the_sample_job_and_reports_throughput() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("job", sorted(p.name for p in (REPO / "examples" / "jobs").glob("*.yaml")))
+def test_every_example_job_completes(job: str) -> None:
+    result = dev("--job", str(REPO / "examples" / "jobs" / job))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "completed:" in result.stdout
+
+
 def test_dev_mode_finds_the_sample_job_from_any_directory(tmp_path: Path) -> None:
     result = dev("--workers", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
