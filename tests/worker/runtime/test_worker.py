@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ async def test_a_command_that_outlives_the_drain_deadline_is_naked_and_finished_
 
     await wait_until(running, what="the command to run")
     assert await asyncio.to_thread(first.terminate, 10) == 0
-    assert "naking them" in first.log()
+    assert "drain ended with 1 command(s) running; naking them" in first.log()
     second = workers()
     done = await admin.wait_job(job.execution_id, timeout=30)
     assert done.status is JobStatus.COMPLETED
@@ -209,3 +210,21 @@ async def test_a_taken_metrics_port_is_a_clear_startup_error(workers: Callable[.
     assert f"WORKER_METRICS_BIND=127.0.0.1:{first.metrics_port}" in second.log()
     assert "Traceback" not in second.log()
     assert first.terminate() == 0
+
+
+async def test_a_second_signal_ends_the_drain_at_once(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers(WORKER_DRAIN_DEADLINE="60")
+    job = await admin.submit_job([sleeper("long", 30)])
+
+    async def running() -> bool:
+        return (await statuses(admin, job.execution_id))["long"] in ("CLAIMED", "RUNNING")
+
+    await wait_until(running, what="the command to run")
+    worker.process.send_signal(signal.SIGTERM)
+    await wait_until(lambda: "drain requested" in worker.log(), what="the drain to begin")
+    worker.process.send_signal(signal.SIGINT)
+    assert await asyncio.to_thread(worker.process.wait, 15) == 0
+    assert "second stop request" in worker.log()
+    assert "naking them" in worker.log()

@@ -65,6 +65,7 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.handle_signals = handle_signals
         self.stopping = asyncio.Event()
+        self.hurry = asyncio.Event()
         keychain = load_keychain(settings.keychain_names(), os.environ if environ is None else environ)
         self.scrubber = Scrubber(keychain.values())
         if registry is None:
@@ -116,10 +117,13 @@ class Worker:
         return reasons
 
     def stop(self) -> None:
-        """Begin a graceful drain (what SIGTERM/SIGINT do)."""
+        """Begin a graceful drain (what SIGTERM/SIGINT do); a second call gives up on in-flight commands."""
         if not self.stopping.is_set():
             log.info("drain requested: no new commands; finishing in-flight ones")
             self.stopping.set()
+        elif not self.hurry.is_set():
+            log.warning("second stop request: naking in-flight commands now")
+            self.hurry.set()
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -229,8 +233,13 @@ class Worker:
         in_flight = len(dispatcher.tasks)
         if in_flight:
             log.info(f"draining: {in_flight} command(s) in flight, deadline {self.settings.drain_deadline:g}s")
-        if not await dispatcher.wait_idle(self.settings.drain_deadline):
-            log.warning(f"drain deadline passed with {len(dispatcher.tasks)} command(s) running; naking them")
+        idle = asyncio.ensure_future(dispatcher.wait_idle(self.settings.drain_deadline))
+        hurry = asyncio.ensure_future(self.hurry.wait())
+        await asyncio.wait({idle, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        idle.cancel()
+        if dispatcher.tasks:
+            log.warning(f"drain ended with {len(dispatcher.tasks)} command(s) running; naking them")
             await dispatcher.cancel_all()
 
     async def _shutdown(self) -> None:
