@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobStatus
@@ -137,3 +138,36 @@ async def test_an_untrusted_server_certificate_is_a_clear_error_and_a_retry_not_
     assert proxy.seen == []
     assert await asyncio.to_thread(worker.terminate, 15) == 0
     assert "Traceback" not in worker.log()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="noetl_worker/control_plane/client.py (claim/post_batch via the pointer's server_url): the worker "
+    "attaches NOETL_API_TOKEN to whatever server_url a pointer names — another host, or plain http:// when "
+    "NOETL_SERVER_URL is https — so anyone who may publish on the command subject can harvest the token",
+)
+async def test_a_pointer_naming_another_server_never_receives_the_token(
+    pki: Pki,
+    proxy: TlsBearerProxy,
+    standin: StandinProcess,
+    workers: Callable[..., WorkerProcess],
+    nats_server: NatsServer,
+    names: dict[str, str],
+) -> None:
+    worker = workers(NOETL_API_TOKEN=TOKEN, SSL_CERT_FILE=str(pki.ca_cert))
+    await wait_ready(worker)
+    async with running_tls_proxy(None, TOKEN) as harvester:
+        harvester.upstream = standin.url  # relays, so the worker sees a working control plane
+        # A pointer for a command the stand-in never issued, so no genuine pointer races it.
+        pointer = {"execution_id": 7, "event_id": 424242, "command_id": 99, "step": "bait",
+                   "server_url": harvester.url}  # fmt: skip
+        nc = await nats.connect(nats_server.url)
+        try:
+            await nc.jetstream().publish(names["NATS_SUBJECT"], json.dumps(pointer).encode())
+        finally:
+            await nc.close()
+        deadline = time.monotonic() + 10
+        while not harvester.seen and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    assert harvester.seen, "the worker never called the pointer's server_url"
+    assert not any(request.authorized for request in harvester.seen), "the API token went to another server"

@@ -191,7 +191,7 @@ async def test_the_right_material_connects_and_runs_a_command(
     assert_no_secret_in(worker.log(), mode.secrets)
 
 
-def wait_for_log(worker: WorkerProcess, text: str, *, count: int = 1, timeout: float = 12.0) -> None:
+def wait_for_log(worker: WorkerProcess, text: str, *, count: int = 1, timeout: float = 8.0) -> None:
     deadline = time.monotonic() + timeout
     while worker.log().count(text) < count:
         assert worker.process.poll() is None, f"the worker exited ({worker.process.returncode}):\n{worker.log()}"

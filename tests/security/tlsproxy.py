@@ -36,9 +36,11 @@ class TlsBearerProxy:
     upstream: str = ""
     seen: list[SeenRequest] = field(default_factory=list)
 
+    tls: bool = True
+
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -63,9 +65,12 @@ def _response(status: int, reason: str, headers: list[tuple[str, str]], body: by
 
 
 @contextlib.asynccontextmanager
-async def running_tls_proxy(context: ssl.SSLContext, token: str) -> AsyncIterator[TlsBearerProxy]:
-    """Serve on a random loopback port; set ``proxy.upstream`` before traffic arrives."""
-    proxy = TlsBearerProxy(port=0, token=token)
+async def running_tls_proxy(context: ssl.SSLContext | None, token: str) -> AsyncIterator[TlsBearerProxy]:
+    """Serve on a random loopback port; set ``proxy.upstream`` before traffic arrives.
+
+    ``context=None`` serves plain HTTP: a stand-in for an endpoint that should never see the token.
+    """
+    proxy = TlsBearerProxy(port=0, token=token, tls=context is not None)
     async with httpx.AsyncClient(timeout=30) as upstream:
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
