@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from noetl_worker.settings import WorkerSettings
 from noetl_worker.transport.pull import PullFeed
 from noetl_worker.transport.topology import ensure_topology
@@ -105,4 +106,25 @@ async def test_a_deleted_consumer_is_recreated_and_the_feed_continues(nc: NATS, 
     await js.publish(settings.nats_subject, b"after")
     await wait_for(lambda: len(slots.held) == 1, timeout=10)
     assert slots.held[0].data == b"after"
+    await stop_feed(feed, stopping, task)
+
+
+async def test_a_refused_request_pauses_instead_of_spinning(nc: NATS, settings: WorkerSettings) -> None:
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=settings.nats_stream, subjects=[settings.nats_subject]))
+    await js.add_consumer(
+        settings.nats_stream,
+        ConsumerConfig(durable_name=settings.nats_consumer, ack_policy=AckPolicy.EXPLICIT, max_waiting=1),
+    )
+    slots = Slots(2)
+    feed, stopping, task = await start_feed(nc, settings, slots, expiry=5.0)
+    await js.publish(settings.nats_subject, b"one")
+    await wait_for(lambda: len(slots.held) == 1)
+    await slots.held.pop().ack()
+    feed.wake()  # a second request while the first is still open: the server refuses it (max_waiting=1)
+    await asyncio.sleep(1.5)
+    assert feed.requests_sent <= 4
+    await js.publish(settings.nats_subject, b"two")
+    await wait_for(lambda: len(slots.held) == 1)
+    assert slots.held[0].data == b"two"
     await stop_feed(feed, stopping, task)

@@ -63,6 +63,7 @@ class PullFeed:
         self._requests: deque[list[float]] = deque()
         self._wakeup = asyncio.Event()
         self._topology_lost = False
+        self._paused_until = 0.0
         self.requests_sent = 0
 
     @property
@@ -101,6 +102,10 @@ class PullFeed:
                     self._topology_lost = False
                     await self._recreate_topology()
                     self._requests.clear()
+                pause = self._paused_until - time.monotonic()
+                if pause > 0:
+                    await self._sleep(stopping, pause)
+                    continue
                 wanted = self._capacity() - self.outstanding
                 if wanted > 0 and self._nc.is_connected:
                     await self._request(wanted)
@@ -153,9 +158,14 @@ class PullFeed:
             log.warning(f"pull request failed ({status} {description}): the stream or consumer is gone; recreating it")
             self._topology_lost = True
             self._requests.clear()
-        elif self._requests:
+        else:
             # 408 request expired, 409 closed by the server (max waiting, leadership change), 404 no messages.
-            self._requests.popleft()
+            if self._requests:
+                self._requests.popleft()
+            if status == "409":
+                # E.g. "Exceeded MaxWaiting": asking again at once would only be refused again.
+                log.warning(f"pull request refused by the server: {description}; pausing requests for 1s")
+                self._paused_until = time.monotonic() + 1.0
         self.wake()
 
     def _fill_one(self) -> None:
