@@ -224,6 +224,9 @@ async def test_a_second_signal_ends_the_drain_at_once(
     await wait_until(running, what="the command to run")
     worker.process.send_signal(signal.SIGTERM)
     await wait_until(lambda: "drain requested" in worker.log(), what="the drain to begin")
+    worker.process.send_signal(signal.SIGTERM)  # a duplicate of the same request (as wrappers forward): ignored
+    await asyncio.sleep(1.2)
+    assert "second stop request" not in worker.log()
     worker.process.send_signal(signal.SIGINT)
     assert await asyncio.to_thread(worker.process.wait, 15) == 0
     assert "second stop request" in worker.log()

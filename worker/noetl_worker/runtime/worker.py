@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Mapping
 
 from nats.aio.client import Client as NATS
@@ -41,6 +42,10 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("noetl_worker.runtime")
 
+# Wrappers (uv run, shells, init shims) may forward one SIGTERM twice within milliseconds; only a second
+# request a moment later means "hurry up".
+_DUPLICATE_SIGNAL_WINDOW = 1.0
+
 
 def _snowflakes(settings: WorkerSettings) -> SnowflakeGenerator:
     node = settings.snowflake_node_id if settings.snowflake_node_id is not None else settings.shard_id
@@ -66,6 +71,7 @@ class Worker:
         self.handle_signals = handle_signals
         self.stopping = asyncio.Event()
         self.hurry = asyncio.Event()
+        self._stop_requested_at = 0.0
         keychain = load_keychain(settings.keychain_names(), os.environ if environ is None else environ)
         self.scrubber = Scrubber(keychain.values())
         if registry is None:
@@ -118,10 +124,12 @@ class Worker:
 
     def stop(self) -> None:
         """Begin a graceful drain (what SIGTERM/SIGINT do); a second call gives up on in-flight commands."""
+        now = time.monotonic()
         if not self.stopping.is_set():
             log.info("drain requested: no new commands; finishing in-flight ones")
+            self._stop_requested_at = now
             self.stopping.set()
-        elif not self.hurry.is_set():
+        elif not self.hurry.is_set() and now - self._stop_requested_at >= _DUPLICATE_SIGNAL_WINDOW:
             log.warning("second stop request: naking in-flight commands now")
             self.hurry.set()
 
