@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import nats
 import pytest
 import yaml
+from nats.aio.client import Client
 
 from tests.operator.crdcheck import ROOT
 
@@ -36,3 +38,8 @@ EXAMPLE_FILES = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
 def minimal_pool() -> dict[str, Any]:
     """A minimal valid pool (a fresh copy per test)."""
     return copy.deepcopy(example_pool("minimal.yaml"))
+
+
+async def nats_connect(url: str) -> Client:
+    """A test's own NATS connection, patient enough for a loaded CI machine."""
+    return await nats.connect(url, connect_timeout=10, max_reconnect_attempts=5, reconnect_time_wait=0.5)

@@ -7,7 +7,6 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
@@ -22,6 +21,7 @@ from noetl_operator.consumers import (
 )
 from noetl_operator.spec import NoetlWorkerPool, parse_pool
 
+from tests.operator.conftest import nats_connect
 from tests.support.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def make_pool(**consumer: Any) -> NoetlWorkerPool:
 
 @pytest.fixture
 async def client(nats_server: NatsServer) -> AsyncIterator[Client]:
-    connection = await nats.connect(nats_server.url)
+    connection = await nats_connect(nats_server.url)
     yield connection
     await connection.close()
 

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import kopf
-import nats
 import pytest
 from nats.js.errors import NotFoundError
 from noetl_operator.handlers import FINALIZER, build_registry, release_consumer
 from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.settings import OperatorSettings
 
+from tests.operator.conftest import nats_connect
 from tests.operator.kmockapi import POOL_RESOURCE, ApplyingEmulator, declare_cluster, exists
 from tests.support.nats import NatsServer
 
@@ -61,7 +61,7 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0
 
 async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: None, nats_server: NatsServer) -> None:
     stream = f"HANDLERS_{next(_counter)}"
-    client = await nats.connect(nats_server.url)
+    client = await nats_connect(nats_server.url)
     js = client.jetstream()
     await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
     pool: dict[str, Any] = {
@@ -105,7 +105,7 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
     kmock: ApplyingEmulator, operator: None, nats_server: NatsServer
 ) -> None:
     stream = f"HANDLERS_{next(_counter)}"
-    client = await nats.connect(nats_server.url)
+    client = await nats_connect(nats_server.url)
     js = client.jetstream()
     await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
     pool: dict[str, Any] = {

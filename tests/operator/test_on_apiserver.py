@@ -34,7 +34,7 @@ from noetl_operator.handlers import build_registry
 from noetl_operator.settings import OperatorSettings
 from noetl_operator.spec import parse_pool
 
-from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets
+from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets, nats_connect
 from tests.operator.crdcheck import ROOT
 from tests.operator.test_crdgen import BROKEN, _broken
 from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest, start_keda
@@ -168,7 +168,7 @@ async def test_the_operator_reconciles_with_its_own_least_privilege_rbac(
     cluster: EnvtestCluster, namespace: str, nats_server: NatsServer
 ) -> None:
     stream = f"ENVTEST_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    client = await nats.connect(nats_server.url)
+    client = await nats_connect(nats_server.url)
     js = client.jetstream()
     await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
     pool = example_pool("autoscaled-keychain.yaml")
@@ -275,7 +275,7 @@ async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
     cluster: EnvtestCluster, namespace: str, nats_server: NatsServer
 ) -> None:
     stream = f"KEDA_{uuid.uuid4().hex[:8]}"
-    client = await nats.connect(nats_server.url)
+    client = await nats_connect(nats_server.url)
     await client.jetstream().add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
     await client.close()
     pool = example_pool("minimal.yaml")
@@ -290,7 +290,7 @@ async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
     stop = asyncio.Event()
     with start_keda(cluster, namespace=f"keda-{namespace}"):
         task = asyncio.create_task(
-            kopf.operator(registry=build_registry(settings), clusterwide=True, standalone=True, stop_flag=stop)
+            kopf.operator(registry=build_registry(settings), namespaces=[namespace], standalone=True, stop_flag=stop)
         )
         try:
             _create_pool(cluster, namespace, pool)

@@ -12,12 +12,12 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from kmock import method, resource
 from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.reconcile import reconcile
 
+from tests.operator.conftest import nats_connect
 from tests.operator.kmockapi import KEDA_RESOURCE, ApplyingEmulator, declare_cluster, exists
 from tests.support.nats import NatsServer
 
@@ -37,7 +37,7 @@ def secret(name: str, namespace: str = NS, **data: str) -> dict[str, Any]:
 async def stream(nats_server: NatsServer) -> str:
     """A fresh command stream on the session's nats-server."""
     name = f"RECONCILE_{next(_counter)}"
-    client = await nats.connect(nats_server.url)
+    client = await nats_connect(nats_server.url)
     try:
         await client.jetstream().add_stream(name=name, subjects=[f"{name.lower()}.>"])
     finally:
