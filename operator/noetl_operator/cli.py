@@ -14,7 +14,7 @@ import base64
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
@@ -49,12 +49,8 @@ class _OfflineSecrets:
 
 
 def _documents(path: str) -> Iterator[tuple[int, Any]]:
-    handle: TextIO
-    if path == "-":
-        handle = sys.stdin
-        text = handle.read()
-    else:
-        text = Path(path).read_text(encoding="utf-8")
+    """``(index, document)`` of every non-empty YAML document in ``path`` (``-``: standard input)."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     for index, document in enumerate(yaml.safe_load_all(text)):
         if document is not None:
             yield index, document
