@@ -1,0 +1,1 @@
+"""Tests of the NoetlWorkerPool operator (mirrors operator/noetl_operator)."""
