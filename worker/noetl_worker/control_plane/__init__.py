@@ -1,1 +1,1 @@
-"""Worker control plane (see CONTRIBUTING.md for the layout)."""
+"""The worker's side of the control-plane HTTP API: one pooled client (``client``) and retry timing (``retry``)."""

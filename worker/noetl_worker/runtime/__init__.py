@@ -1,1 +1,2 @@
-"""Worker runtime (see CONTRIBUTING.md for the layout)."""
+"""The worker process: lifecycle and drain (``worker``), the ack policy (``dispatcher``), registry presence
+(``registration``), metrics, health endpoints, lag gauges and the memory of recently finished commands."""
