@@ -23,10 +23,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.client
 import kubernetes.watch
@@ -81,6 +82,7 @@ class ReadyWatch:
         self.namespace = namespace
         self.ready_at: dict[str, float] = {}
         self.changed = threading.Condition()
+        self._stopping = threading.Event()
         self._watch = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, name=f"watch-{namespace}", daemon=True)
         self.error: BaseException | None = None
@@ -90,24 +92,39 @@ class ReadyWatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._watch.stop()  # type: ignore[no-untyped-call]
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         try:
-            for event in self._watch.stream(  # type: ignore[no-untyped-call]
-                self.api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL, timeout_seconds=600
-            ):
-                obj = event["object"]
-                name = obj["metadata"]["name"]
-                if name not in self.ready_at and _is_ready(obj):
-                    with self.changed:
-                        self.ready_at[name] = time.time()
-                        self.changed.notify_all()
+            # A watch the server ends (its own timeout) is opened again: the fresh listing replays every pool's
+            # current state, so nothing that turned Ready in between is missed (only seen a little late).
+            while not self._stopping.is_set():
+                for event in self._watch.stream(  # type: ignore[no-untyped-call]
+                    self.api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL, timeout_seconds=60
+                ):
+                    obj = event["object"]
+                    name = obj["metadata"]["name"]
+                    if name not in self.ready_at and _is_ready(obj):
+                        with self.changed:
+                            self.ready_at[name] = time.time()
+                            self.changed.notify_all()
         except Exception as error:
             self.error = error
             with self.changed:
                 self.changed.notify_all()
+
+    def why_not_ready(self, names: set[str]) -> str:
+        """The most common ``Ready`` messages among ``names`` (what a failed phase reports)."""
+        reasons: Counter[str] = Counter()
+        listing = cast(dict[str, Any], self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL))
+        for pool in listing["items"]:
+            if pool["metadata"]["name"] in names:
+                conditions = (pool.get("status") or {}).get("conditions") or []
+                ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+                reasons[str(ready.get("message")) if ready else "no status written"] += 1
+        return "; ".join(f"{count} x {message}" for message, count in reasons.most_common(3))
 
     def wait(self, names: set[str], deadline: float, operator: SupervisedProcess) -> set[str]:
         """Block until every name is Ready or the monotonic ``deadline`` passes; return those not Ready."""
@@ -231,7 +248,7 @@ def _phase_create_to_ready(
         if missing:
             raise BenchError(
                 f"{len(missing)} of {len(created)} pools not Ready "
-                f"{settings.ready_timeout_s:.0f} s after the last create"
+                f"{settings.ready_timeout_s:.0f} s after the last create: {watch.why_not_ready(missing)}"
             )
         assert operator.monitor is not None
         peak = operator.monitor.peak_rss() / MIB
@@ -255,7 +272,8 @@ def _phase_cold_and_idle(
             missing = watch.wait(names, time.monotonic() + settings.cold_timeout_s, operator)
             if missing:
                 raise BenchError(
-                    f"cold start: {len(missing)} of {len(names)} pools not Ready after {settings.cold_timeout_s:.0f} s"
+                    f"cold start: {len(missing)} of {len(names)} pools not Ready after "
+                    f"{settings.cold_timeout_s:.0f} s: {watch.why_not_ready(missing)}"
                 )
             cold = max(watch.ready_at.values()) - started
             # Let the tail of the start-up (status patches, events) settle before the idle window opens.

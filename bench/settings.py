@@ -124,7 +124,9 @@ class OperatorBenchSettings(BaseModel):
     pools: int = Field(50, ge=1, description="Pools created at a steady pace, each timed create → Ready=True.")
     create_interval_s: float = Field(0.2, ge=0, description="Pause between two creates of the create → Ready phase.")
     cold_pools: int = Field(200, ge=1, description="Pools present before the operator starts (cold start).")
-    idle_window_s: float = Field(30.0, gt=0, description="Window over which idle CPU is measured.")
+    idle_window_s: float = Field(
+        30.0, gt=0, description="Idle CPU window; keep it >= one resync period (30 s) so it holds one timer tick."
+    )
     ready_timeout_s: float = Field(
         90.0, gt=0, description="Give up on pools not Ready this long after the last create."
     )
