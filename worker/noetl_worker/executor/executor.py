@@ -188,7 +188,6 @@ class CommandExecutor:
                 variables=prepared.variables,
                 input=prepared.input,
                 control_plane=bound,
-                http=self.client.http,
                 registry=self.registry,
                 logger=clog,
             )

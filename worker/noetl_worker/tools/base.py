@@ -26,8 +26,6 @@ from noetl_worker.jsontypes import JSONObject, JSONValue
 if TYPE_CHECKING:
     import logging
 
-    import httpx
-
 __all__ = [
     "ControlPlaneAccess",
     "Tool",
@@ -130,9 +128,10 @@ class ToolContext:
 
     ``secrets`` holds keychain values (env allow-list plus resolved auth aliases) by name; tools read them
     but never log them. ``variables`` is the command's render context. ``deadline`` is a
-    ``time.monotonic()`` instant after which the executor cancels the run. ``http`` is the worker's
-    control-plane client: its default headers may carry the control plane's token, so tools that call
-    third-party URLs (``http``, ``mcp``) use their own client instead (``tools/_httpclient.py``).
+    ``time.monotonic()`` instant after which the executor cancels the run. There is deliberately no
+    handle to the worker's control-plane HTTP client here: its default headers carry the control plane's
+    bearer token, so tools that call third-party URLs (``http``, ``mcp``) use their own client
+    (``tools/_httpclient.py``) and reach the control plane only through ``control_plane``.
     """
 
     execution_id: int
@@ -145,7 +144,6 @@ class ToolContext:
     variables: Mapping[str, JSONValue] = field(default_factory=dict)
     input: Mapping[str, JSONValue] = field(default_factory=dict)
     control_plane: ControlPlaneAccess | None = None
-    http: httpx.AsyncClient | None = None
     registry: ToolRegistry | None = None
     logger: logging.LoggerAdapter[Any] | None = None
 
