@@ -17,12 +17,14 @@ Started in dependency order, stopped in reverse:
    controller manager creates, Ready when its ``/readyz`` answers, SIGTERM when the Pod is deleted.
 
 Test pools point straight at the local URLs (no in-cluster DNS to rewrite): the resulting settings are
-returned in the `Target`.
+returned in the `Target`. The operator's log and one log per worker pod go to a temporary folder,
+removed at the end unless ``NOETL_ENVTEST_KEEP=1``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -120,7 +122,11 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
         )
     with contextlib.ExitStack() as stack:
         logs = Path(tempfile.mkdtemp(prefix="noetl-e2e-"))
-        stack.callback(shutil.rmtree, logs, ignore_errors=True)
+        if os.environ.get("NOETL_ENVTEST_KEEP") == "1":
+            # The envtest launcher's convention: keep everything for a post-mortem.
+            stack.callback(print, f"e2e: kept the operator and pod logs in {logs}")
+        else:
+            stack.callback(shutil.rmtree, logs, ignore_errors=True)
         cluster = stack.enter_context(start_envtest(assets))
         # Both CRDs of the shipped install: kopf waits for its peering CRD even when run standalone.
         _install_crd(cluster, REPO_ROOT / CRD_PATH)
@@ -141,12 +147,15 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
                 "nats_monitoring_endpoint": f"127.0.0.1:{nats.monitor_port}",
             }
         )
-        stack.enter_context(running_operator(_operator_kubeconfig(cluster), logs / "operator.log"))
+        operator = stack.enter_context(running_operator(_operator_kubeconfig(cluster), logs / "operator.log"))
         runner = stack.enter_context(
             PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, worker_launcher(), logs / "pods")
         )
-        yield Target(
-            cluster=KubeconfigCluster(api, settings.namespace),
-            settings=local,
-            describe=runner.describe,
-        )
+
+        def describe() -> str:
+            return (
+                f"worker pods: {runner.describe()}\n"
+                f"operator {'running' if operator.alive() else 'EXITED'}, last log lines:\n{operator.log_tail(15)}"
+            )
+
+        yield Target(cluster=KubeconfigCluster(api, settings.namespace), settings=local, describe=describe)
