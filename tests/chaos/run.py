@@ -126,6 +126,8 @@ class ChaosReport:
     wall_seconds: float = 0.0
     drain_seconds: float = 0.0
     claims: Counter[str] = field(default_factory=Counter)
+    injected: Counter[str] = field(default_factory=Counter)
+    """Faults the stand-in actually applied (``saturated``, ``outage``, ``dropped_response``)."""
 
     @property
     def extra_runs(self) -> int:
@@ -157,6 +159,7 @@ class ChaosReport:
             "real_commands_dead_lettered": self.real_commands_dead_lettered,
             "faults": [f.kind for f in self.faults],
             "claims": dict(self.claims),
+            "injected_http_faults": dict(self.injected),
             "wall_seconds": round(self.wall_seconds, 1),
             "drain_seconds": round(self.drain_seconds, 1),
         }
@@ -178,6 +181,7 @@ class ChaosReport:
             f"real commands dead-lettered     {self.real_commands_dead_lettered}",
             f"consumer settled (0 pending)    {self.consumer_settled}",
             f"claims                          {dict(self.claims)}",
+            f"HTTP faults applied             {dict(self.injected)}",
             f"wall time                       {self.wall_seconds:.1f}s",
             f"time to drain after last fault  {self.drain_seconds:.1f}s",
         ]
@@ -461,7 +465,9 @@ async def _count(
                 f"{runs} runs; claimed by {claimers.get(step)}, completed by {completers.get(step)}, "
                 f"killed: {sorted(set(earlier) & set(pool.killed))}"
             )
-    report.claims = Counter((await admin.counters())["claims"])
+    counters = await admin.counters()
+    report.claims = Counter(counters["claims"])
+    report.injected = Counter(counters["faults"])
     report.killed_workers = len(pool.killed)
     report.drained_workers = len(pool.drained)
     report.drain_exit_codes = list(pool.drained.values())

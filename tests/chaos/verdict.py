@@ -23,6 +23,11 @@ def assert_chaos_survived(report: ChaosReport) -> None:
     assert report.poison_dead_lettered == report.poison_published > 0, report.render()
     assert report.real_commands_dead_lettered == 0, report.render()
     assert report.consumer_settled, report.render()
+    # Each scheduled HTTP fault really happened (a fault that never fired would make the run look better).
+    fired = {f.kind for f in report.faults}
+    expected = {"http_503_burst": "saturated", "control_plane_down": "outage", "drop_after_commit": "dropped_response"}
+    for kind, counter in expected.items():
+        assert kind not in fired or report.injected[counter] > 0, f"{kind} was scheduled but never applied"
 
 
 def publish_report(report: ChaosReport, name: str) -> None:

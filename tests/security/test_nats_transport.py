@@ -224,12 +224,6 @@ async def test_the_wrong_material_is_a_clear_error_and_a_retry_not_a_crash(
     assert_no_secret_in(worker.log(), mode.secrets)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/transport/connection.py:connect_nats: `stopping` is checked only between the worker's "
-    "own attempts, but nats.connect(allow_reconnect=True, max_reconnect_attempts=-1) retries refused "
-    "credentials inside itself for ever, so SIGTERM during a failing first connection is ignored until SIGKILL",
-)
 async def test_sigterm_while_the_credentials_are_refused_exits_promptly(
     tmp_path: Path, standin: StandinProcess, names: dict[str, str], workers: Callable[..., WorkerProcess]
 ) -> None:
