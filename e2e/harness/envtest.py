@@ -41,7 +41,7 @@ from noetl_standin.natsserver import running_nats_server
 from e2e.harness.cluster import BackendUnavailable, KubeconfigCluster, Target
 from e2e.harness.operatorproc import running_operator
 from e2e.harness.settings import E2ESettings
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest, start_keda
+from tests.support.envtest import EnvtestCluster, EnvtestError, find_assets, start_envtest, start_keda
 from tests.support.podrunner import PodRunner, worker_launcher
 from tests.support.standin import running_standin
 
@@ -78,7 +78,7 @@ def _install_crd(cluster: EnvtestCluster, path: Path, timeout: float = 30.0) -> 
         for name in names:
             while not _established(ext, name):
                 if time.monotonic() > deadline:
-                    raise BackendUnavailable(f"CRD {name} from {path} not Established after {timeout:.0f}s")
+                    raise EnvtestError(f"CRD {name} from {path} not Established after {timeout:.0f}s")
                 time.sleep(0.1)
 
 
@@ -89,7 +89,7 @@ def _namespace(core: kubernetes.client.CoreV1Api, name: str, timeout: float = 30
     deadline = time.monotonic() + timeout
     while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
         if time.monotonic() > deadline:
-            raise BackendUnavailable(f"namespace {name} got no default ServiceAccount within {timeout:.0f}s")
+            raise EnvtestError(f"namespace {name} got no default ServiceAccount within {timeout:.0f}s")
         time.sleep(0.1)
 
 
@@ -113,6 +113,7 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
 
     Raises:
         BackendUnavailable: the envtest assets are not built (the message says how to build them).
+        EnvtestError: a component did not come up (the message carries its log tail).
     """
     assets = find_assets(keda=True) or find_assets(keda=False)
     if assets is None:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Generator, Iterator
 
 import pytest
+from pydantic import ValidationError
 
 from e2e.harness.cluster import BackendUnavailable, Cluster, Manifest, Target, connect
 from e2e.harness.controlplane import ControlPlane, ControlPlaneError, StandinControlPlane
@@ -26,9 +27,14 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
-    configured = E2ESettings()
+    """The configured backend's cluster; skipped (a failure in CI) when the backend cannot run here."""
     try:
-        with connect(configured) as connected:
+        configured = E2ESettings()
+        backend = connect(configured)
+    except (ValidationError, ValueError) as error:
+        pytest.fail(f"e2e settings (NOETL_E2E_*): {error}", pytrace=False)
+    try:
+        with backend as connected:
             yield connected
     except BackendUnavailable as error:
         pytest.skip(str(error))
@@ -83,12 +89,6 @@ def make_pool(cluster: Cluster, settings: E2ESettings) -> Iterator[PoolFactory]:
             timeout=settings.timeout_seconds,
             poll=settings.poll_seconds,
         )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every test here is end to end, whatever its module remembered to declare.
-    for item in items:
-        item.add_marker(pytest.mark.e2e)
 
 
 @pytest.hookimpl(wrapper=True)

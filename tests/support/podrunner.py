@@ -38,7 +38,7 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64decode
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -605,16 +605,3 @@ class PodRunner:
                 "containerStatuses": [self._container_status(state, False, waiting)],
             },
         )
-
-
-@contextlib.contextmanager
-def running_pods(
-    api: kubernetes.client.ApiClient, namespace: str, label_selector: str, launcher: Launcher, logs_dir: Path
-) -> Iterator[PodRunner]:
-    """:class:`PodRunner` as a context manager that always stops its processes."""
-    runner = PodRunner(api, namespace, label_selector, launcher, logs_dir)
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
