@@ -41,12 +41,6 @@ async def proxy(pki: Pki) -> AsyncIterator[TlsBearerProxy]:
 
 
 @pytest.fixture
-def names() -> dict[str, str]:
-    tag = f"{time.monotonic_ns() % 10**9:09d}"
-    return {"NATS_STREAM": f"CPS_{tag}", "NATS_CONSUMER": f"cps_{tag}", "NATS_SUBJECT": f"cps{tag}.commands"}
-
-
-@pytest.fixture
 def standin(nats_server: NatsServer, names: dict[str, str], proxy: TlsBearerProxy) -> Iterator[StandinProcess]:
     with running_standin(
         nats_url=nats_server.url, nats_stream=names["NATS_STREAM"], nats_subject=names["NATS_SUBJECT"],

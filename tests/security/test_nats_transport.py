@@ -130,12 +130,6 @@ def standin() -> Iterator[StandinProcess]:
 
 
 @pytest.fixture
-def names(request: pytest.FixtureRequest) -> dict[str, str]:
-    tag = f"{abs(hash(request.node.nodeid)) % 10**8:08d}"
-    return {"NATS_STREAM": f"SEC_{tag}", "NATS_CONSUMER": f"sec_{tag}", "NATS_SUBJECT": f"sec{tag}.commands"}
-
-
-@pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 

@@ -99,11 +99,6 @@ def leaks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def names() -> dict[str, str]:
-    return {"NATS_STREAM": "SECRETS_LEAK", "NATS_CONSUMER": "secrets_leak", "NATS_SUBJECT": "secretsleak.commands"}
-
-
-@pytest.fixture
 def standin(nats_server: NatsServer, names: dict[str, str]) -> Iterator[StandinProcess]:
     with running_standin(nats_url=nats_server.url, nats_stream=names["NATS_STREAM"],
                          nats_subject=names["NATS_SUBJECT"]) as process:  # fmt: skip
