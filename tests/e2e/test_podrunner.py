@@ -49,7 +49,9 @@ def program_launcher(out: Path) -> Callable[[ContainerStart], Launch]:
     def launch(start: ContainerStart) -> Launch:
         port = free_port()
         env = {**start.env, "OUT": str(out), "POD": start.pod["metadata"]["name"], "PORT": str(port)}
-        return Launch(argv=[sys.executable, "-c", PROGRAM], env=env, ports={CONTAINER_PORT: port})
+        # A container whose entrypoint does not exist: the kubelet's StartError case.
+        binary = "/nonexistent/entrypoint" if "MISSING_ENTRYPOINT" in env else sys.executable
+        return Launch(argv=[binary, "-c", PROGRAM], env=env, ports={CONTAINER_PORT: port})
 
     return launch
 
@@ -279,6 +281,26 @@ def test_a_crashed_process_is_restarted_and_counted(
     (status,) = pod["status"]["containerStatuses"]
     assert status["restartCount"] == 1
     assert status["lastState"]["terminated"]["exitCode"] == 3
+
+
+def test_a_container_that_cannot_start_is_reported_without_stopping_the_others(
+    kube: kubernetes.client.ApiClient, namespace: str, runner: PodRunner
+) -> None:
+    apps = kubernetes.client.AppsV1Api(kube)
+    apps.create_namespaced_deployment(
+        namespace, deployment("broken", 1, env=[{"name": "MISSING_ENTRYPOINT", "value": "1"}])
+    )
+    apps.create_namespaced_deployment(namespace, deployment("fine", 1))
+
+    def waiting() -> dict[str, Any] | None:
+        listed = pods(kube, namespace, "broken")
+        statuses = (listed[0].get("status") or {}).get("containerStatuses") if listed else None
+        return (statuses[0]["state"].get("waiting") if statuses else None) or None
+
+    found = eventually("the broken pod to report why", waiting)
+    assert found["reason"] == "RunContainerError"
+    assert "/nonexistent/entrypoint" in found["message"]
+    eventually("the other Deployment to become available", lambda: available(kube, namespace, "fine", 1))
 
 
 def test_a_multi_container_pod_is_refused_with_a_reason(

@@ -428,6 +428,8 @@ class PodRunner:
             except ApiException as error:
                 if error.status not in (404, 409):  # gone or changed meanwhile: the next round sees the truth
                     self._note(f"{pod['metadata']['name']}: {error.status} {error.reason}")
+            except Exception as error:  # one bad pod must not stop the others from being served
+                self._note(f"{pod['metadata']['name']}: {error!r}")
 
     def _sync_pod(self, uid: str, pod: Manifest) -> None:
         metadata = pod["metadata"]
@@ -485,16 +487,25 @@ class PodRunner:
             self._report_waiting(state, "CreateContainerConfigError", str(error))
             return
         base = {name: os.environ[name] for name in _HOST_ENV if name in os.environ}
-        launch = self._launcher(ContainerStart(pod=pod, container=container, env={**base, **env}))
-        state.log = state.log_path.open("ab")
-        state.process = subprocess.Popen(
-            list(launch.argv),
-            env=dict(launch.env),
-            stdin=subprocess.DEVNULL,
-            stdout=state.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: signals reach whatever it spawns too
-        )
+        log = state.log_path.open("ab")
+        try:
+            launch = self._launcher(ContainerStart(pod=pod, container=container, env={**base, **env}))
+            state.process = subprocess.Popen(
+                list(launch.argv),
+                env=dict(launch.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: signals reach whatever it spawns too
+            )
+        except (OSError, ValueError) as error:
+            # The kubelet's StartError: reported on the Pod, retried with back-off like a crash.
+            log.close()
+            state.restarts += 1
+            state.restart_at = time.monotonic() + min(self._max_backoff, 0.5 * 2 ** (state.restarts - 1))
+            self._report_waiting(state, "RunContainerError", f"cannot start {container.get('name')}: {error}")
+            return
+        state.log = log
         state.started_at = _now()
         state.ready = False
         state.probe_url, state.probe_period = _readiness_url(container, launch.ports)
