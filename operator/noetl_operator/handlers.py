@@ -9,6 +9,7 @@ in ``noetl.io/`` annotations, not in ``status``, so the status stays exactly the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
@@ -55,7 +56,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=API_GROUP)
     settings.posting.reporting_component = "noetl-operator"
-    # The resync timer succeeds every few seconds per pool; only problems deserve a Kubernetes Event.
+    # Kubernetes Events are for what needs attention (DriftRepaired), never the routine resync successes.
     settings.posting.level = logging.WARNING
 
 
@@ -103,8 +104,11 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     @kopf.on.resume(API_GROUP, API_VERSION, PLURAL, registry=registry)
     @kopf.on.create(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
     @kopf.on.update(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
-    async def converge(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-        patch.status.update(await reconcile(dict(body), _kube(memo), nats_connect_timeout=nats_timeout))
+    async def converge(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        status = await reconcile(
+            dict(body), _kube(memo), nats_connect_timeout=nats_timeout, on_drift=_drift_reporter(body, logger)
+        )
+        patch.status.update(status)
 
     @kopf.timer(
         API_GROUP,
@@ -114,8 +118,11 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         interval=settings.resync_interval_seconds,
         initial_delay=settings.resync_interval_seconds,
     )
-    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-        patch.status.update(await reconcile(dict(body), _kube(memo), nats_connect_timeout=nats_timeout))
+    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        status = await reconcile(
+            dict(body), _kube(memo), nats_connect_timeout=nats_timeout, on_drift=_drift_reporter(body, logger)
+        )
+        patch.status.update(status)
 
     @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry)
     async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, retry: int, **_: Any) -> None:
@@ -129,6 +136,15 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         # Children go with the pool: their owner references hand them to the garbage collector.
 
     return registry
+
+
+def _drift_reporter(body: kopf.Body, logger: kopf.Logger) -> Callable[[list[str]], None]:
+    def report(changed: list[str]) -> None:
+        message = f"repaired drift on {', '.join(changed)} (changed outside the pool's spec)"
+        logger.warning(message)
+        kopf.warn(body, reason="DriftRepaired", message=message)
+
+    return report
 
 
 def _kube(memo: kopf.Memo) -> KubeClient:

@@ -22,6 +22,7 @@ from noetl_operator.builders.meta import FIELD_MANAGER, Manifest
 __all__ = [
     "API_CALLS",
     "ApiCall",
+    "Applied",
     "KubeApiError",
     "KubeClient",
     "KubeConnection",
@@ -76,6 +77,22 @@ class KubeApiError(RuntimeError):
     def __init__(self, status: int, method: str, path: str, message: str) -> None:
         self.status = status
         super().__init__(f"{method} {path}: HTTP {status}: {message}")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The object as the API server returned it after an apply, and whether the apply changed it."""
+
+    obj: dict[str, Any]
+    #: An existing object was modified: on a resync of an unchanged pool, someone else had changed it.
+    changed: bool
+
+
+def _version(obj: dict[str, Any]) -> object:
+    # generation moves only with the spec (status updates by controllers do not count); kinds without one
+    # (Service, ServiceAccount) fall back to resourceVersion.
+    metadata = obj.get("metadata") or {}
+    return metadata.get("generation") or metadata.get("resourceVersion")
 
 
 @dataclass(frozen=True)
@@ -210,7 +227,7 @@ class KubeClient:
         assert result is not None
         return result
 
-    async def apply_owned(self, manifest: Manifest) -> dict[str, Any]:
+    async def apply_owned(self, manifest: Manifest) -> Applied:
         """Apply a child, but never take over an object of the same name that another owner controls.
 
         Force-applying would silently seize someone else's Deployment (say an existing ``noetl-worker-rust``
@@ -232,7 +249,8 @@ class KubeClient:
                     f"{manifest['kind']} {metadata['namespace']}/{metadata['name']}",
                     f"exists and is controlled by {holder}, not by this pool; rename the pool or remove the object",
                 )
-        return await self.apply(manifest)
+        result = await self.apply(manifest)
+        return Applied(result, changed=current is not None and _version(current) != _version(result))
 
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One child object, or ``None`` if it does not exist."""

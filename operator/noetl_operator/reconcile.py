@@ -8,7 +8,7 @@ operator does not crash-loop and Argo CD shows why the pool is not healthy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from noetl_operator.builders import Children, build_children
@@ -39,11 +39,22 @@ __all__ = ["reconcile"]
 _CONSUMER_PROBLEMS = {"UpdateRejected", "FilterMismatch", "DeadLetterStreamRejected"}
 
 
-async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_timeout: float = 5.0) -> dict[str, Any]:
-    """Converge the children of the pool in ``body``; return the new ``status`` (camelCase, for a patch)."""
+async def reconcile(
+    body: Mapping[str, Any],
+    kube: KubeClient,
+    *,
+    nats_connect_timeout: float = 5.0,
+    on_drift: Callable[[list[str]], None] | None = None,
+) -> dict[str, Any]:
+    """Converge the children of the pool in ``body``; return the new ``status`` (camelCase, for a patch).
+
+    ``on_drift`` hears about repaired drift: children (``Kind/name``) that someone else changed although
+    the pool's spec did not (the handlers log it and post a Kubernetes Event on the pool).
+    """
     metadata = body.get("metadata") or {}
     generation = metadata.get("generation")
-    previous = (body.get("status") or {}).get("conditions") or []
+    status_before = body.get("status") or {}
+    previous = status_before.get("conditions") or []
     try:
         pool = parse_pool(dict(body))
         secrets = await resolve_secrets(pool, kube, connect_timeout=nats_connect_timeout)
@@ -56,10 +67,12 @@ async def reconcile(body: Mapping[str, Any], kube: KubeClient, *, nats_connect_t
     scaled_object: dict[str, Any] | None
     if children is not None:
         try:
-            deployment, scaled_object = await _apply(pool, children, kube, keda_installed=keda)
+            deployment, scaled_object, changed = await _apply(pool, children, kube, keda_installed=keda)
         except KubeApiError as error:
             # The API server (or an admission webhook) refused a child: say which and why, in the status.
             return _refused(previous, generation, str(error))
+        if changed and on_drift is not None and status_before.get("observedGeneration") == generation:
+            on_drift(changed)
     else:
         # Pods referencing a missing Secret would sit in CreateContainerConfigError: keep what runs.
         deployment = await kube.get("apps/v1", "Deployment", pool.metadata.namespace, deployment_name(pool))
@@ -120,16 +133,25 @@ def _needs_a_human(part: Condition) -> bool:
 
 async def _apply(
     pool: NoetlWorkerPool, children: Children, kube: KubeClient, *, keda_installed: bool
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[str]]:
+    """Apply the children; return the Deployment, the ScaledObject and the children the apply changed."""
     namespace = pool.metadata.namespace
     uid = pool.metadata.uid or ""
     name = deployment_name(pool)
+    changed: list[str] = []
+
+    async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
+        applied = await kube.apply_owned(manifest)
+        if applied.changed:
+            changed.append(f"{manifest['kind']}/{manifest['metadata']['name']}")
+        return applied.obj
+
     if children.service_account is not None:
-        await kube.apply_owned(children.service_account)
-    deployment = await kube.apply_owned(children.deployment)
-    await kube.apply_owned(children.metrics_service)
+        await apply(children.service_account)
+    deployment = await apply(children.deployment)
+    await apply(children.metrics_service)
     if children.pdb is not None:
-        await kube.apply_owned(children.pdb)
+        await apply(children.pdb)
     else:
         await kube.delete_owned("policy/v1", "PodDisruptionBudget", namespace, name, uid)
     if children.service_account is None and pool.spec.service_account.name is None:
@@ -138,10 +160,10 @@ async def _apply(
     scaled_object = None
     if keda_installed:
         if children.scaled_object is not None:
-            scaled_object = await kube.apply_owned(children.scaled_object)
+            scaled_object = await apply(children.scaled_object)
         else:
             await kube.delete_owned(f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", namespace, name, uid)
-    return deployment, scaled_object
+    return deployment, scaled_object, changed
 
 
 def _status_fields(pool: NoetlWorkerPool, deployment: Mapping[str, Any] | None, consumer: ConsumerReport) -> PoolStatus:

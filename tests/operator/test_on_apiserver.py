@@ -214,6 +214,25 @@ async def test_the_operator_reconciles_with_its_own_least_privilege_rbac(
         )
         await js.consumer_info(stream, "noetl_worker_pool_shared")
 
+        # Someone edits the Deployment by hand: the resync timer restores it and says so in an Event.
+        apps.patch_namespaced_deployment(
+            "noetl-worker-shared",
+            namespace,
+            {"spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "hand-edited:1"}]}}}},
+        )
+
+        def image() -> str:
+            deployment = apps.read_namespaced_deployment("noetl-worker-shared", namespace)
+            return str(deployment.spec.template.spec.containers[0].image)
+
+        def drift_events() -> list[str]:
+            events = kubernetes.client.CoreV1Api(api).list_namespaced_event(namespace).items
+            return [event.message for event in events if event.reason == "DriftRepaired"]
+
+        await _eventually(lambda: image() == "ghcr.io/noetl/noetl-workerpool-worker:0.1.0", "the drift repair")
+        await _eventually(lambda: bool(drift_events()), "an Event about the repaired drift")
+        assert "Deployment/noetl-worker-shared" in drift_events()[0]
+
         custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "shared")
 
         def gone() -> bool:
