@@ -140,7 +140,10 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
 
 def _drift_reporter(body: kopf.Body, logger: kopf.Logger) -> Callable[[list[str]], None]:
     def report(changed: list[str]) -> None:
-        message = f"repaired drift on {', '.join(changed)} (changed outside the pool's spec)"
+        message = (
+            f"repaired drift on {', '.join(changed)}: they differed from what the unchanged pool renders "
+            "(edited by hand, or rendered by another operator version)"
+        )
         logger.warning(message)
         kopf.warn(body, reason="DriftRepaired", message=message)
 
