@@ -18,8 +18,10 @@ import pytest
 from noetl_standin.admin import StandinAdmin
 
 from tests.chaos.ledger import AttemptLedger
+from tests.chaos.plan import ChaosPlan, standin_settings, worker_env
 from tests.chaos.pool import WorkerPool
-from tests.chaos.run import ChaosPlan, prepare_topology, run_chaos, standin_settings, worker_env
+from tests.chaos.run import run_chaos
+from tests.chaos.topology import prepare_topology
 from tests.chaos.verdict import assert_chaos_survived, publish_report
 from tests.support.nats_cluster import NatsCluster, running_nats_cluster
 from tests.support.standin import running_standin

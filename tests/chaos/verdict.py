@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.chaos.run import ChaosReport
+from tests.chaos.report import ChaosReport
 
 __all__ = ["assert_chaos_survived", "publish_report"]
 
