@@ -1,8 +1,8 @@
 """Pods, images and the operator's handling of Secrets, from a security reviewer's chair.
 
-* Every pod the operator builds (from every example pool, and from a pool that asks for nothing) and the
-  operator's own pod run as non-root, with a read-only root filesystem, no privilege escalation, every
-  capability dropped and a seccomp profile; both images end as a numeric non-root user.
+* Every worker pod the operator builds (from every example pool) and the operator's own pod run as
+  non-root, with a read-only root filesystem, no privilege escalation, every capability dropped and a
+  seccomp profile; worker pods get no Kubernetes API token; both images end as a numeric non-root user.
 * The operator reads only the Secrets a pool references, only in the pool's namespace: a pool in namespace
   A that names a Secret which exists only in namespace B gets "not found", and nothing of B is read or
   mounted. Reconciliation against the kmock API emulator, whose request log shows every read.
@@ -69,7 +69,10 @@ def worker_pod(document: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES)
 def test_every_worker_pod_the_operator_builds_is_hardened(example: str) -> None:
-    assert_hardened_pod(worker_pod(example_pool(example)), example)
+    pod = worker_pod(example_pool(example))
+    assert_hardened_pod(pod, example)
+    # Workers never talk to the Kubernetes API: no token to steal from a compromised worker.
+    assert pod.get("automountServiceAccountToken") is False, example
 
 
 def test_a_read_only_root_still_gives_the_tools_a_writable_tmp() -> None:
