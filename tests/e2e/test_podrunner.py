@@ -23,12 +23,14 @@ from tests.support.podrunner import NODE_NAME, ContainerStart, Launch, PodRunner
 
 pytestmark = pytest.mark.envtest
 
-# The container: writes its environment to $OUT/<pod>.env.json, answers GET /ready on $PORT, appends each
-# SIGTERM to $OUT/<pod>.signals (then exits, unless IGNORE_TERM), and exits with $CRASH_ONCE the first time.
+# The container: writes its environment to $OUT/<pod>.env.json, answers GET /ready on $PORT (and /healthz
+# unless $OUT/<pod>.sick exists; a restart cures it), appends each SIGTERM to $OUT/<pod>.signals (then
+# exits, unless IGNORE_TERM), and exits with $CRASH_ONCE the first time.
 PROGRAM = r"""
 import http.server, json, os, pathlib, signal, sys, threading
 out = pathlib.Path(os.environ["OUT"]); pod = os.environ["POD"]
 (out / f"{pod}.env.json").write_text(json.dumps(dict(os.environ)))
+sick = out / f"{pod}.sick"; sick.unlink(missing_ok=True)
 crashed = out / f"{pod}.crashed"
 if os.environ.get("CRASH_ONCE") and not crashed.exists():
     crashed.write_text("x"); sys.exit(int(os.environ["CRASH_ONCE"]))
@@ -38,7 +40,8 @@ def term(*_):
 signal.signal(signal.SIGTERM, term)
 class Ready(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200 if self.path == "/ready" else 404); self.end_headers()
+        ok = self.path == "/ready" or (self.path == "/healthz" and not sick.exists())
+        self.send_response(200 if ok else 500); self.end_headers()
     def log_message(self, *_): pass
 http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Ready).serve_forever()
 """
@@ -301,6 +304,30 @@ def test_a_container_that_cannot_start_is_reported_without_stopping_the_others(
     assert found["reason"] == "RunContainerError"
     assert "/nonexistent/entrypoint" in found["message"]
     eventually("the other Deployment to become available", lambda: available(kube, namespace, "fine", 1))
+
+
+def test_a_container_failing_its_liveness_probe_is_restarted(
+    kube: kubernetes.client.ApiClient, namespace: str, runner: PodRunner, out: Path
+) -> None:
+    liveness = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1, "failureThreshold": 2}
+    kubernetes.client.AppsV1Api(kube).create_namespaced_deployment(
+        namespace, deployment("sickly", 1, livenessProbe=liveness)
+    )
+    eventually("an available replica", lambda: available(kube, namespace, "sickly", 1))
+    (name,) = runner.running()
+    time.sleep(2)  # healthy probes do nothing
+    assert pods(kube, namespace, "sickly")[0]["status"]["containerStatuses"][0]["restartCount"] == 0
+
+    (out / f"{name}.sick").write_text("x")
+
+    def restarted() -> bool:
+        (pod,) = pods(kube, namespace, "sickly")
+        status = pod["status"]["containerStatuses"][0]
+        return bool(status["restartCount"] == 1 and status["ready"])
+
+    eventually("the container to be restarted and ready again", restarted)
+    assert (out / f"{name}.signals").read_text() == "TERM\n", "asked to stop before being killed"
+    assert list(runner.running()) == [name], "the same pod, a new process"
 
 
 def test_a_multi_container_pod_is_refused_with_a_reason(

@@ -11,13 +11,15 @@ them. :class:`PodRunner` plays the part of one node for the Pods a label selecto
   only while the container's HTTP readiness probe answers (no probe: ready once started), so a
   Deployment becomes Available for the same reason it would on a node;
 * a process that exits is restarted with back-off (``restartPolicy: Always``), counted in
-  ``restartCount``;
+  ``restartCount``; one whose HTTP liveness probe fails ``failureThreshold`` times in a row is
+  restarted (SIGTERM, SIGKILL after the grace period), with the probe's own timing;
 * a Pod marked for deletion gets SIGTERM, SIGKILL after its grace period, and is then removed with
   grace 0 (the kubelet's final confirmation); a Pod deleted outright has its process killed at once;
 * a Pod whose environment cannot be resolved (missing Secret or key) is reported
   ``CreateContainerConfigError`` naming what is missing, and is retried, as on a node.
 
-Liveness probes, volumes and init containers are not realised; a Pod with more than one container is
+Volumes, init containers, resource limits and the image are not realised (every Pod runs what the
+launcher says); a Pod with more than one container is
 reported as an error in its status rather than half-run.
 
     with PodRunner(api, "ns", "app=worker", worker_launcher(), logs_dir) as runner:
@@ -250,9 +252,8 @@ class _PodState:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
-    probe_url: str | None = None
-    probe_period: float = 1.0
-    next_probe: float = 0.0
+    readiness: _HttpProbe | None = None
+    liveness: _HttpProbe | None = None
     ready: bool = False
     restarts: int = 0
     restart_at: float = 0.0
@@ -260,6 +261,7 @@ class _PodState:
     last_exit: int | None = None
     terminating_since: float | None = None
     kill_at: float = 0.0
+    unhealthy_kill_at: float | None = None
     reported: str = ""
 
     def alive(self) -> bool:
@@ -282,23 +284,53 @@ class _PodState:
         return code
 
 
-def _readiness_url(container: Manifest, ports: Mapping[int, int]) -> tuple[str | None, float]:
-    probe = container.get("readinessProbe") or {}
+@dataclass
+class _HttpProbe:
+    """One container's HTTP probe, with the kubelet's consecutive-failure count."""
+
+    url: str
+    period: float
+    timeout: float
+    failure_threshold: int
+    next_at: float
+    failures: int = 0
+
+    def due(self, now: float) -> bool:
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.period
+        return True
+
+
+def _http_probe(container: Manifest, kind: str, ports: Mapping[int, int], now: float) -> _HttpProbe | None:
+    """The container's ``readinessProbe``/``livenessProbe`` aimed at the port its process really listens on."""
+    probe = container.get(kind) or {}
     http = probe.get("httpGet")
     if not http:
-        return None, 1.0
+        return None
     port = http.get("port")
     if isinstance(port, str):
         named = {p.get("name"): int(p["containerPort"]) for p in container.get("ports") or []}
         port = named.get(port, 0)
     local = ports.get(int(port or 0), int(port or 0))
-    # Probe more often than the spec asks: the tests wait on readiness, a node's cadence would only slow them.
-    return f"http://127.0.0.1:{local}{http.get('path', '/')}", min(float(probe.get("periodSeconds") or 1), 1.0)
+    period = float(probe.get("periodSeconds") or 10)
+    delay = float(probe.get("initialDelaySeconds") or 0)
+    if kind == "readinessProbe":
+        # Readiness is probed from the start and every second at most: tests wait on it, and a node's
+        # cadence would only slow them down. Liveness keeps the spec's timing: it kills.
+        period, delay = min(period, 1.0), 0.0
+    return _HttpProbe(
+        url=f"http://127.0.0.1:{local}{http.get('path', '/')}",
+        period=period,
+        timeout=float(probe.get("timeoutSeconds") or 1),
+        failure_threshold=int(probe.get("failureThreshold") or 3),
+        next_at=now + delay,
+    )
 
 
-def _probe(url: str) -> bool:
+def _probe(url: str, timeout: float) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(200 <= response.status < 400)
     except (OSError, urllib.error.URLError):
         return False
@@ -467,6 +499,7 @@ class PodRunner:
             self._launch(state, pod)
         if state.process is not None:
             self._check_readiness(state)
+            self._check_liveness(state, pod)
 
     def _bind(self, name: str) -> None:
         # A bound Pod is deleted gracefully (deletionTimestamp, then our confirmation); an unbound one
@@ -508,19 +541,49 @@ class PodRunner:
         state.log = log
         state.started_at = _now()
         state.ready = False
-        state.probe_url, state.probe_period = _readiness_url(container, launch.ports)
-        state.next_probe = 0.0
+        now = time.monotonic()
+        state.readiness = _http_probe(container, "readinessProbe", launch.ports, now)
+        state.liveness = _http_probe(container, "livenessProbe", launch.ports, now)
+        state.unhealthy_kill_at = None
         self._report(state)
 
     def _check_readiness(self, state: _PodState) -> None:
-        now = time.monotonic()
-        if now < state.next_probe:
+        probe = state.readiness
+        if probe is None:
+            ready = True
+        elif not probe.due(time.monotonic()):
             return
-        state.next_probe = now + state.probe_period
-        ready = True if state.probe_url is None else _probe(state.probe_url)
+        elif _probe(probe.url, probe.timeout):
+            probe.failures = 0
+            ready = True
+        else:
+            # Not ready until the first success; once ready, only after failureThreshold misses in a row.
+            probe.failures += 1
+            ready = state.ready and probe.failures < probe.failure_threshold
         if ready != state.ready:
             state.ready = ready
             self._report(state)
+
+    def _check_liveness(self, state: _PodState, pod: Manifest) -> None:
+        now = time.monotonic()
+        if state.unhealthy_kill_at is not None:
+            if now >= state.unhealthy_kill_at:
+                state.signal(signal.SIGKILL)
+            return
+        probe = state.liveness
+        if probe is None or not probe.due(now):
+            return
+        if _probe(probe.url, probe.timeout):
+            probe.failures = 0
+            return
+        probe.failures += 1
+        if probe.failures >= probe.failure_threshold:
+            # The kubelet restarts an unhealthy container: SIGTERM, SIGKILL after the grace period; the
+            # exit is then counted as a restart like any other.
+            grace = pod["spec"].get("terminationGracePeriodSeconds")
+            state.unhealthy_kill_at = now + float(30 if grace is None else grace)
+            state.signal(signal.SIGTERM)
+            self._note(f"{state.name}: liveness probe failed {probe.failures} times ({probe.url}); restarting")
 
     def _terminate(self, uid: str, pod: Manifest, state: _PodState | None) -> None:
         now = time.monotonic()
