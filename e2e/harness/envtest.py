@@ -129,7 +129,7 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
         else:
             stack.callback(shutil.rmtree, logs, ignore_errors=True)
         cluster = stack.enter_context(start_envtest(assets))
-        # Both CRDs of the shipped install: kopf waits for its peering CRD even when run standalone.
+        # Both CRDs of the shipped install; the peering one is needed as the operator runs with peering here.
         _install_crd(cluster, REPO_ROOT / CRD_PATH)
         _install_crd(cluster, REPO_ROOT / "crds" / "kopf.dev_peerings.yaml")
         if (assets / "keda-operator").exists():
