@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -31,6 +32,8 @@ from bench.settings import (
 )
 
 __all__ = ["build_parser", "main"]
+
+T = TypeVar("T")
 
 # ``--quick``: the harness end to end in seconds (CI smoke test), figures not meant to be read.
 QUICK_WORKER: dict[str, Any] = {
@@ -155,7 +158,7 @@ def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
     if args.command in ("worker", "all"):
         from bench.workerbench import run_worker_bench  # noqa: PLC0415
 
-        worker = asyncio.run(run_worker_bench(worker_settings(args, out)))
+        worker = asyncio.run(_cancelled_by_signals(run_worker_bench(worker_settings(args, out))))
         write_json(worker, out / "worker.json")
     if args.command in ("operator", "all"):
         from bench.operatorbench import run_operator_bench  # noqa: PLC0415
@@ -175,6 +178,25 @@ def _run(args: argparse.Namespace, out: Path) -> tuple[str, bool]:
     return f"{text}\nJSON: {out}\n", missed
 
 
+async def _cancelled_by_signals(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``; SIGTERM or SIGINT cancel it, so its cleanup runs as ordinary ``finally`` blocks.
+
+    Cancelling the task is the asyncio way to stop: an exception raised by a signal handler could land in the
+    middle of the event loop's own bookkeeping instead.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        return await work
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     # SIGTERM unwinds like Ctrl-C, so every server and worker the run started is stopped on the way out.
     raise KeyboardInterrupt
@@ -182,6 +204,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
+    # `kill -USR1 <pid>` prints every thread's stack: where a run that seems stuck is waiting.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     out: Path = args.out or _default_out()
@@ -200,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted", file=sys.stderr)
         return 130
     sys.stdout.write(text)

@@ -112,7 +112,7 @@ def test_sigterm_mid_run_stops_every_process_the_run_started(tmp_path: Path) -> 
                 started.append(child)
 
     bench_process.send_signal(signal.SIGTERM)
-    _, stderr = bench_process.communicate(timeout=60)
+    _, stderr = bench_process.communicate(timeout=90)
 
     assert bench_process.returncode == 130
     assert "interrupted" in stderr
