@@ -11,8 +11,8 @@ Started in dependency order, stopped in reverse:
 3. a nats-server with JetStream (the product's launcher); KEDA's nats-jetstream scaler reads its
    monitoring port;
 4. the stand-in control plane as a subprocess, publishing to that nats-server;
-5. the operator as shipped (``noetl-operator run``), logged in as its ServiceAccount bound to
-   deploy/base/rbac.yaml, so the e2e run also proves its least-privilege RBAC;
+5. the operator as shipped (``noetl-operator run --standalone``, cluster-wide), logged in as its
+   ServiceAccount bound to deploy/base/rbac.yaml, so the e2e run also proves its least-privilege RBAC;
 6. the pod runner (tests/support/podrunner.py): one local ``noetl-worker`` process per worker Pod the
    controller manager creates, Ready when its ``/readyz`` answers, SIGTERM when the Pod is deleted.
 
@@ -129,7 +129,7 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
         else:
             stack.callback(shutil.rmtree, logs, ignore_errors=True)
         cluster = stack.enter_context(start_envtest(assets))
-        # Both CRDs of the shipped install; the peering one is needed as the operator runs with peering here.
+        # Both CRDs of the shipped install, as `kubectl apply -k deploy/...` creates them.
         _install_crd(cluster, REPO_ROOT / CRD_PATH)
         _install_crd(cluster, REPO_ROOT / "crds" / "kopf.dev_peerings.yaml")
         if (assets / "keda-operator").exists():

@@ -58,17 +58,16 @@ def running_operator(
     kubeconfig: Path,
     log_path: Path,
     *,
-    standalone: bool = False,
+    standalone: bool = True,
     resync_interval_seconds: float = 5.0,
     startup_timeout: float = 60.0,
 ) -> Iterator[OperatorProcess]:
-    """Start the operator cluster-wide, as shipped, as the identity in ``kubeconfig``; stop it on exit.
+    """Start the operator cluster-wide as the identity in ``kubeconfig``; stop it on exit.
 
-    By default with kopf peering (the peering CRD must be installed): ``noetl-operator run --standalone``
-    as of this writing never reconciles, because the CLI always hands kopf a peering name, which makes
-    peering mandatory while standalone mode never looks for the peering CRD — kopf pauses every watch
-    for good ("peering CRD is missing"). ``standalone=True`` runs it that way anyway (to check a fix).
-    The resync is shorter than the shipped default so drift and lag read-outs follow the tests' pace.
+    ``standalone`` (the default) is how deploy/base/deployment.yaml runs it (one replica, no peering);
+    ``standalone=False`` runs it with kopf peering at a fixed priority (the peering CRD must be
+    installed). The resync is shorter than the shipped default so drift and lag read-outs follow the
+    tests' pace.
     """
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
     env = {
