@@ -16,7 +16,7 @@ from noetl_standin.jobs import JobStatus, JobView
 
 from e2e.harness.cluster import Cluster, Manifest
 from e2e.harness.controlplane import ControlPlane, finished, sleep_job
-from e2e.harness.pools import pool_manifest, unique_name, worker_selector
+from e2e.harness.pools import condition, pool_manifest, unique_name, worker_selector
 from e2e.harness.settings import E2ESettings
 from e2e.harness.waiting import wait_for
 from e2e.tests.conftest import PoolFactory
@@ -144,6 +144,7 @@ def test_an_idle_pool_wakes_on_lag_and_sleeps_again(
     pool = make_pool(pool_manifest(name, settings, autoscaling=autoscaling, max_concurrent=2))
     deployment = pool["status"]["deploymentName"]
     pods = worker_selector(name)
+    assert (condition(pool, "ScalerReady") or {}).get("status") == "True", "KEDA's ScaledObject is not Ready"
 
     def state() -> str:
         return f"replicas={replicas(cluster, deployment)} pods={len(cluster.pods(pods))} lag={lag(cluster, name)}"
