@@ -47,7 +47,13 @@ QUICK_WORKER: dict[str, Any] = {
     "idle_settle_s": 0.5,
     "run_timeout_s": 60.0,
 }
-QUICK_OPERATOR: dict[str, Any] = {"pools": 3, "cold_pools": 5, "idle_window_s": 2.0}
+QUICK_OPERATOR: dict[str, Any] = {
+    "pools": 3,
+    "cold_pools": 5,
+    "idle_window_s": 2.0,
+    "create_interval_s": 0.0,
+    "resync_interval_s": 1.0,
+}
 
 
 def _default_out() -> Path:

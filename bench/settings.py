@@ -132,3 +132,9 @@ class OperatorBenchSettings(BaseModel):
     )
     cold_timeout_s: float = Field(180.0, gt=0, description="Give up on a cold start not reconciled by then.")
     sample_interval_s: float = Field(0.1, gt=0, le=1, description="psutil sampling period.")
+    resync_interval_s: float | None = Field(
+        None,
+        ge=1,
+        description="NOETL_OPERATOR_RESYNC_INTERVAL_SECONDS for the operator; unset = its default (what ships). "
+        "Only `--quick` shortens it, to prove the harness runs in seconds.",
+    )
