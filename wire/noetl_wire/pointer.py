@@ -72,6 +72,10 @@ _EXPECTED = {
 }
 
 
+# Snowflakes are signed 64-bit integers: the same bound the integer branch of ``_PointerId`` enforces.
+_MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(_MAX_ID))
+
 _SPECIFIC = frozenset({"greater_than_equal", "less_than_equal", "string_too_short"})
 
 
@@ -109,6 +113,11 @@ def decode_pointer(data: bytes | bytearray | memoryview | str) -> CommandPointer
     command_id = pointer.command_id
     if type(command_id) is str and command_id.isascii() and command_id.isdigit():
         # Older servers sent the id as a digit string; one representation downstream keeps comparisons simple.
+        # The length test comes first: int() of a huge digit string is slow and refuses > 4300 digits.
+        if len(command_id) > _MAX_ID_DIGITS or int(command_id) > _MAX_ID:
+            raise PointerDecodeError(
+                f"command pointer field 'command_id' is out of range: {command_id[:40]}", field="command_id"
+            )
         return pointer.model_copy(update={"command_id": int(command_id)})
     return pointer
 
