@@ -277,12 +277,6 @@ async def test_tls_configured_against_a_plaintext_server_never_connects_in_plain
     assert not connected, "the worker connected in plaintext although TLS was configured"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker/pyproject.toml: noetl-worker depends on nats-py without its 'nkeys' extra, so NATS_NKEY_SEED "
-    "and NATS_CREDS crash an installed worker (image) at start-up with ModuleNotFoundError: nkeys; the test "
-    "environment only has nkeys through the dev group",
-)
 def test_the_worker_distribution_brings_what_nkey_and_creds_auth_need() -> None:
     requirements = importlib.metadata.requires("noetl-worker") or []
     assert any(r.replace(" ", "").startswith(("nkeys", "nats-py[nkeys")) for r in requirements), requirements
