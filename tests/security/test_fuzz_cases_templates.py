@@ -170,12 +170,6 @@ def test_a_template_that_loops_for_ever_is_stopped_with_a_config_error() -> None
     assert "range() produced more than" in output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/executor/cases.py:_apply: `matches` compiles the playbook's regex and searches the "
-    "tool's (externally controlled) result with no bound; a backtracking pattern such as ^(a+)+$ takes "
-    "minutes on a 40-character result, on the event loop (executor.py calls evaluate_cases synchronously)",
-)
 def test_a_catastrophic_regex_over_tool_output_is_bounded() -> None:
     ended, output = finishes_within_bound(
         """

@@ -13,8 +13,8 @@ evaluation error fails the command with ``call.error`` instead of stalling it.
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -172,11 +172,9 @@ def _apply(op: str, left: Any, right: Any) -> bool:
     if op == "contains":
         return (right if isinstance(right, str) else "") in (left if isinstance(left, str) else "")
     if op == "matches":
-        try:
-            pattern = re.compile(right if isinstance(right, str) else "")
-        except re.error as exc:
-            raise CaseError(f"invalid regex {right!r}: {exc}") from None
-        return isinstance(left, str) and pattern.search(left) is not None
+        return (
+            isinstance(left, str) and _compile_regex(right if isinstance(right, str) else "").search(left) is not None
+        )
     if op == "truthy":
         return _truthy(left)
     if op == "falsy":
@@ -185,6 +183,22 @@ def _apply(op: str, left: Any, right: Any) -> bool:
         return isinstance(right, list) and left in right
     # not_in: a non-array right side contains nothing.
     return not (isinstance(right, list) and left in right)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_regex(pattern: str) -> Any:
+    """Compile with RE2: matching is linear in the input, so a playbook's pattern over a tool's (externally
+    controlled) output can never backtrack for minutes on the event loop. It is also the dialect of the
+    seed's Rust ``regex`` crate (no backreferences or look-around), so patterns mean the same on both."""
+    import re2  # noqa: PLC0415 - loaded only by playbooks that use `matches`
+
+    options = re2.Options()
+    options.log_errors = False  # errors become a CaseError below, not lines on stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise CaseError(f"invalid regex {pattern!r}: {detail}") from None
 
 
 def evaluate_cases(
