@@ -41,13 +41,6 @@ MODES = ("tls", "mutual_tls", "user_password", "token", "nkey", "creds")
 
 # The worker logs one verification failure, then nats-py's connect (allow_reconnect=True) stalls for good: no
 # second attempt, no "cannot connect" line, the worker never recovers even once the certificate is fixed.
-CLIENT_SIDE_VERIFY_STALLS = pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/transport/connection.py:connect_nats: after a server-certificate verification failure "
-    "nats.connect(allow_reconnect=True, max_reconnect_attempts=-1) never returns nor retries (nats-py stalls after "
-    "the first error_cb), so the worker's own backoff loop never runs; bound each attempt (asyncio.wait_for) or "
-    "make the first connection with allow_reconnect=False inside the worker's retry loop",
-)
 
 
 @dataclass
@@ -193,9 +186,7 @@ def wait_for_log(worker: WorkerProcess, text: str, *, count: int = 1, timeout: f
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize(
-    "mode_name", [pytest.param(m, marks=CLIENT_SIDE_VERIFY_STALLS) if m == "tls" else m for m in MODES]
-)
+@pytest.mark.parametrize("mode_name", MODES)
 async def test_the_wrong_material_is_a_clear_error_and_a_retry_not_a_crash(
     mode_name: str,
     tmp_path: Path,
@@ -228,7 +219,6 @@ async def test_sigterm_while_the_credentials_are_refused_exits_promptly(
         assert await asyncio.to_thread(worker.terminate, 10) == 0
 
 
-@CLIENT_SIDE_VERIFY_STALLS
 async def test_an_expired_server_certificate_is_refused_and_retried(
     tmp_path: Path, standin: StandinProcess, names: dict[str, str], workers: Callable[..., WorkerProcess]
 ) -> None:
@@ -241,7 +231,6 @@ async def test_an_expired_server_certificate_is_refused_and_retried(
         assert await asyncio.to_thread(worker.terminate) == 0
 
 
-@CLIENT_SIDE_VERIFY_STALLS
 async def test_a_server_certificate_for_another_host_is_refused_and_retried(
     tmp_path: Path, standin: StandinProcess, names: dict[str, str], workers: Callable[..., WorkerProcess]
 ) -> None:
@@ -256,12 +245,6 @@ async def test_a_server_certificate_for_another_host_is_refused_and_retried(
         assert await asyncio.to_thread(worker.terminate) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/transport/connection.py:connect_options: NATS_TLS_CA only passes an SSL context to "
-    "nats-py, which upgrades to TLS only when the server's INFO says tls_required; a plaintext server (or a "
-    "downgrading man-in-the-middle) gets a plaintext connection — credentials included — with no error",
-)
 async def test_tls_configured_against_a_plaintext_server_never_connects_in_plaintext(
     tmp_path: Path, standin: StandinProcess, names: dict[str, str], workers: Callable[..., WorkerProcess]
 ) -> None:

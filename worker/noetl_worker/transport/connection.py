@@ -20,11 +20,34 @@ from nats.aio.client import Client as NATS
 from noetl_worker.control_plane.retry import Backoff
 from noetl_worker.settings import WorkerSettings
 
-__all__ = ["connect_nats", "connect_options"]
+__all__ = ["PlaintextRefusedError", "connect_nats", "connect_options"]
 
 log = logging.getLogger("noetl_worker.transport")
 
 Callback = Callable[[], Awaitable[None]]
+
+
+class PlaintextRefusedError(nats.errors.Error):
+    """TLS is configured but the server offered a plaintext session."""
+
+
+class _TlsRequiringClient(NATS):
+    """A client that refuses a plaintext session when TLS is configured.
+
+    nats-py upgrades to TLS only when the server's INFO says ``tls_required``: given a TLS context and a
+    plaintext server (or a man-in-the-middle that strips the flag) it would send CONNECT, credentials
+    included, in the clear. The check sits where INFO is processed, before CONNECT is written, so it holds
+    for the first connection and for every reconnect; the refusal surfaces through ``error_cb`` and the
+    normal retry loop, never as a crash.
+    """
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        if initial_connection and not info.get("tls_required", False):
+            raise PlaintextRefusedError(
+                "nats: TLS is configured (NATS_TLS_CA/NATS_TLS_CERT) but the server offered plaintext; refusing "
+                "to send credentials or commands unencrypted"
+            )
+        await super()._process_info(info, initial_connection=initial_connection)
 
 
 def connect_options(settings: WorkerSettings) -> dict[str, Any]:
@@ -76,11 +99,15 @@ async def connect_nats(
 
     backoff = Backoff(initial=0.5, cap=10.0)
     attempt = 0
+    client_class = _TlsRequiringClient if "tls" in options else NATS
     while not stopping.is_set():
-        nc = NATS()
+        nc = client_class()
         connecting = asyncio.ensure_future(
             nc.connect(
-                **options,
+                # The first connection is made without nats-py's own reconnect loop: after some failures
+                # (a server certificate that does not verify) that loop stalls and never returns, so this
+                # function's backoff loop owns the retries; reconnects are switched on once connected.
+                **{**options, "allow_reconnect": False},
                 error_cb=error_cb,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
@@ -88,8 +115,7 @@ async def connect_nats(
             )
         )
         stop = asyncio.ensure_future(stopping.wait())
-        # With endless reconnects the client itself keeps retrying the first connection (logging each failure
-        # through error_cb); a stop request must still end the wait at once.
+        # A stop request must end the wait at once, even mid-handshake.
         await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         if not connecting.done():
@@ -111,5 +137,8 @@ async def connect_nats(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
             continue
+        # nats-py reads this option whenever the connection drops, so from here on a NATS restart is
+        # handled by the client's endless reconnects.
+        nc.options["allow_reconnect"] = True
         return nc
     return None
