@@ -7,10 +7,12 @@ operator must keep reconciling (and finalizing) meanwhile, on an event loop nobo
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,17 @@ from pathlib import Path
 from noetl_standin.natsserver import free_port
 
 __all__ = ["OperatorProcess", "OperatorStartError", "running_operator"]
+
+
+_PR_SET_PDEATHSIG = 1
+# Resolved before any fork: between fork and exec only async-signal-safe work is allowed.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: the kernel SIGKILLs the operator if the test process dies without stopping it."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class OperatorStartError(RuntimeError):
@@ -85,8 +98,16 @@ def running_operator(
         f"--liveness={liveness}",
     ]
     with log_path.open("ab") as log:
+        # The parent-death signal follows the forking *thread*; only the main thread lives as long as pytest.
+        main = threading.current_thread() is threading.main_thread()
         process = subprocess.Popen(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509 - deliberate, see _die_with_parent
         )
     operator = OperatorProcess(process=process, log_path=log_path, liveness_url=liveness)
     try:

@@ -9,6 +9,7 @@ observed from both sides: the API server's objects and the process itself.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -375,3 +376,52 @@ def test_pods_of_other_selectors_are_left_alone(
     assert (pod.get("status") or {}).get("phase") == "Pending"
     assert "containerStatuses" not in pod["status"]
     assert not runner.running()
+
+
+# A process hosting a runner, as pytest does: it prints the pid of the pod's process once it runs.
+HOST = r"""
+import sys, time
+from pathlib import Path
+from tests.support.envtest import client_for_kubeconfig
+from tests.support.podrunner import PodRunner
+from tests.e2e.test_podrunner import program_launcher
+kubeconfig, namespace, out, logs = sys.argv[1:5]
+api = client_for_kubeconfig(Path(kubeconfig))
+with PodRunner(api, namespace, "runner=yes", program_launcher(Path(out)), Path(logs)) as runner:
+    while not runner.running():
+        time.sleep(0.1)
+    print(*runner.running().values(), flush=True)
+    time.sleep(300)
+"""
+
+
+def process_alive(pid: int) -> bool:
+    """Running or sleeping; a zombie waiting for whoever adopted it to reap it counts as dead."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_killed_host_process_leaves_no_pod_process_behind(
+    pod_cluster: Any, kube: kubernetes.client.ApiClient, namespace: str, out: Path, tmp_path: Path
+) -> None:
+    kubernetes.client.AppsV1Api(kube).create_namespaced_deployment(namespace, deployment("orphan", 1))
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST, str(pod_cluster.kubeconfig_path), namespace, str(out), str(tmp_path / "logs")],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert host.stdout is not None
+        child = int(host.stdout.readline())
+        assert process_alive(child)
+
+        host.kill()  # no clean-up code runs: only the kernel's parent-death signal can stop the child
+        host.wait(10)
+
+        eventually("the pod's process to die with its host", lambda: not process_alive(child), timeout=10)
+    finally:
+        host.kill()

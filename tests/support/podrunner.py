@@ -29,6 +29,7 @@ reported as an error in its status rather than half-run.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
 import os
 import re
@@ -66,8 +67,21 @@ NODE_NAME = "noetl-podrunner"
 POD_IP = "127.0.0.1"
 # Environment a container would get from its image; everything else comes from the Pod spec.
 _HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+_PR_SET_PDEATHSIG = 1
+# Resolved before any fork: between fork and exec only async-signal-safe work is allowed.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD_SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
+
+
+def _die_with_runner() -> None:
+    """``preexec_fn``: the kernel SIGKILLs the process when the runner's thread ends.
+
+    The runner stops its processes itself (gracefully) before its thread ends; this covers the case
+    where it never gets to: a pytest killed with SIGKILL must not leave workers behind.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EnvResolutionError(ValueError):
@@ -368,6 +382,7 @@ class PodRunner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._grace = 5.0
         self.errors: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -386,15 +401,20 @@ class PodRunner:
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop watching; SIGTERM every process, SIGKILL what is left after ``grace`` seconds."""
+        self._grace = grace
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=grace + 30)
+
+    def _shutdown(self) -> None:
+        # Runs on the runner's own thread: the processes were forked from it, and their parent-death
+        # signal fires when it ends, so they must be stopped gracefully before.
         with self._lock:
             states = list(self._pods.values())
             self._pods.clear()
         for state in states:
             state.signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + self._grace
         for state in states:
             while state.alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -438,6 +458,7 @@ class PodRunner:
             except Exception as error:  # a flaky API call must not end the node; it is retried next round
                 self._note(f"sync failed: {error!r}")
             self._stop.wait(self._poll)
+        self._shutdown()
 
     def _note(self, message: str) -> None:
         self.errors.append(message)
@@ -530,6 +551,7 @@ class PodRunner:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: signals reach whatever it spawns too
+                preexec_fn=_die_with_runner,  # noqa: PLW1509 - deliberate, see _die_with_runner
             )
         except (OSError, ValueError) as error:
             # The kubelet's StartError: reported on the Pod, retried with back-off like a crash.
