@@ -5,22 +5,24 @@ consumer's max-deliveries and terminated-message advisories (the advisory carrie
 the original message can still be fetched from the command stream) and the copies the python worker
 publishes, with the reason, on ``noetl.deadletter.<stream>.<durable>``. ``observe`` never writes. Both report
 the lag KEDA scales on: ``num_pending`` and ``num_ack_pending``. A NATS outage is a report, not an error:
-the reconciler turns it into ``ConsumerReady=False`` and tries again on the next timer tick.
+the reconciler turns it into ``ConsumerReady=False`` and tries again on the next resync. The operator
+passes its shared :class:`~noetl_operator.natspool.NatsConnections`; without them a check opens and closes
+a connection of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy, RetentionPolicy, StorageType
 from nats.js.errors import APIError, NotFoundError
 
+from noetl_operator.natspool import NatsAccess, NatsConnections, connect_once
 from noetl_operator.spec import ConsumerManagement, NoetlWorkerPool
 
 __all__ = [
@@ -36,17 +38,6 @@ __all__ = [
 
 _DLQ_MAX_AGE_SECONDS = 14 * 24 * 3600
 _DLQ_MAX_MSGS = 100_000
-
-
-@dataclass(frozen=True)
-class NatsAccess:
-    """How the operator reaches the pool's NATS (credentials come from the pool's own Secrets)."""
-
-    url: str
-    user: str | None = None
-    password: str | None = None
-    tls: ssl.SSLContext | None = None
-    connect_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -114,46 +105,44 @@ def _drift(current: ConsumerConfig, desired: ConsumerConfig) -> list[str]:
     return [name for name in compared if norm(name, getattr(current, name)) != norm(name, getattr(desired, name))]
 
 
-async def _connect(access: NatsAccess) -> Client:
-    async def _quiet(_: Exception) -> None:
-        # Connection errors are reported through ConsumerReport; nats-py would otherwise log tracebacks.
-        return None
-
-    # One short-lived connection per check: fail fast (nats-py treats 0 reconnect attempts as unlimited),
-    # and bound the whole attempt in case DNS or the TLS handshake stalls.
-    return await asyncio.wait_for(
-        nats.connect(
-            access.url,
-            user=access.user,
-            password=access.password,
-            tls=access.tls,
-            connect_timeout=access.connect_timeout,
-            allow_reconnect=False,
-            max_reconnect_attempts=1,
-            reconnect_time_wait=0.1,
-            error_cb=_quiet,
-            name="noetl-operator",
-        ),
-        timeout=access.connect_timeout * 3,
-    )
+class _Unreachable(Exception):
+    def __init__(self, report: ConsumerReport) -> None:
+        self.report = report
 
 
-async def reconcile_consumer(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerReport:
+@asynccontextmanager
+async def _session(access: NatsAccess, connections: NatsConnections | None) -> AsyncIterator[Client]:
+    """A client for one check: shared from ``connections``, else a connection of its own, closed after."""
+    try:
+        client = await (connections.client(access) if connections is not None else connect_once(access))
+    except (NatsError, OSError, TimeoutError) as error:
+        raise _Unreachable(
+            ConsumerReport(False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}")
+        ) from None
+    try:
+        yield client
+    except (NatsError, OSError, TimeoutError) as error:
+        # A shared connection is not dropped here: others may be mid-request on it, and one that is really
+        # gone is no longer `is_connected`, so the next check replaces it.
+        raise _Unreachable(
+            ConsumerReport(False, "NatsUnavailable", f"JetStream request failed: {error or type(error).__name__}")
+        ) from None
+    finally:
+        if connections is None:
+            await client.close()
+
+
+async def reconcile_consumer(
+    pool: NoetlWorkerPool, access: NatsAccess, connections: NatsConnections | None = None
+) -> ConsumerReport:
     """Ensure (managed) or observe the durable; never raises for NATS or JetStream failures."""
     try:
-        client = await _connect(access)
-    except (NatsError, OSError, TimeoutError) as error:
-        return ConsumerReport(
-            False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}"
-        )
-    try:
-        if pool.spec.consumer.management is ConsumerManagement.MANAGED:
-            return await _managed(client, pool)
-        return await _observed(client, pool)
-    except (NatsError, OSError, TimeoutError) as error:
-        return ConsumerReport(False, "NatsUnavailable", f"JetStream request failed: {error or type(error).__name__}")
-    finally:
-        await client.close()
+        async with _session(access, connections) as client:
+            if pool.spec.consumer.management is ConsumerManagement.MANAGED:
+                return await _managed(client, pool)
+            return await _observed(client, pool)
+    except _Unreachable as unreachable:
+        return unreachable.report
 
 
 def _lag(report: ConsumerReport, info: Any) -> ConsumerReport:
@@ -253,7 +242,9 @@ async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> N
         await js.update_stream(info.config.evolve(subjects=subjects))
 
 
-async def delete_managed(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerReport:
+async def delete_managed(
+    pool: NoetlWorkerPool, access: NatsAccess, connections: NatsConnections | None = None
+) -> ConsumerReport:
     """On pool deletion: remove a managed durable unless ``preventDelete``; the dead letters are kept.
 
     Never raises for NATS failures: a report that is not ``ready`` tells the caller to retry or give up.
@@ -262,17 +253,11 @@ async def delete_managed(pool: NoetlWorkerPool, access: NatsAccess) -> ConsumerR
     if consumer.management is not ConsumerManagement.MANAGED or consumer.prevent_delete:
         return ConsumerReport(True, "Kept", "durable left in place (observe, or consumer.preventDelete)")
     try:
-        client = await _connect(access)
-    except (NatsError, OSError, TimeoutError) as error:
-        return ConsumerReport(
-            False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}"
-        )
-    try:
-        await client.jetstream().delete_consumer(pool.spec.nats.stream, consumer.durable_name)
-    except NotFoundError:
-        return ConsumerReport(True, "AlreadyGone", "durable did not exist")
-    except (NatsError, OSError, TimeoutError) as error:
-        return ConsumerReport(False, "NatsUnavailable", f"JetStream request failed: {error or type(error).__name__}")
-    finally:
-        await client.close()
+        async with _session(access, connections) as client:
+            try:
+                await client.jetstream().delete_consumer(pool.spec.nats.stream, consumer.durable_name)
+            except NotFoundError:
+                return ConsumerReport(True, "AlreadyGone", "durable did not exist")
+    except _Unreachable as unreachable:
+        return unreachable.report
     return ConsumerReport(True, "Deleted", "durable deleted")

@@ -1,4 +1,10 @@
-"""Thin kopf handlers: every change, resume and timer tick runs the same reconciliation.
+"""Thin kopf handlers: every change, resume, resync and child event runs the same reconciliation.
+
+Each pool has a resync loop (a kopf daemon) that refreshes it every ``resync_interval_seconds`` and, woken
+by a watch on the operator's Deployments, within ``child_event_debounce_seconds`` of its Deployment
+changing — so a pool turns Ready when its Deployment turns Available, not at the next resync. Refreshes of
+one pool run one at a time; children are re-applied and the status written only when something changed
+(see :mod:`noetl_operator.tracker`), so an idle operator only reads.
 
 :func:`build_registry` returns a fresh :class:`kopf.OperatorRegistry`, so the operator can run in-process
 against any API server (``kopf.operator(registry=build_registry(...))``) — the tests do that against
@@ -8,18 +14,25 @@ in ``noetl.io/`` annotations, not in ``status``, so the status stays exactly the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
+import aiohttp
 import kopf
 
+from noetl_operator.builders.meta import MANAGED_BY
 from noetl_operator.consumers import ConsumerReport, delete_managed
-from noetl_operator.kube import ApiCall, KubeApiError, KubeClient, KubeConnection, load_connection
+from noetl_operator.kube import ApiCall, KubeApiError, KubeClient
+from noetl_operator.kubeconfig import KubeConfigError, KubeConnection, load_connection
+from noetl_operator.natspool import NatsConnections
 from noetl_operator.reconcile import reconcile
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.settings import OperatorSettings
-from noetl_operator.spec import API_GROUP, API_VERSION, PLURAL, ConsumerManagement, PoolSpecError, parse_pool
+from noetl_operator.spec import API_GROUP, API_VERSION, KIND, PLURAL, ConsumerManagement, PoolSpecError, parse_pool
+from noetl_operator.tracker import PoolTracker, deployment_fingerprint
 
 __all__ = [
     "DELETE_ATTEMPTS",
@@ -42,6 +55,8 @@ FRAMEWORK_API_CALLS: frozenset[ApiCall] = frozenset(
     {
         *(ApiCall(API_GROUP, PLURAL, verb) for verb in ("list", "watch", "patch")),
         ApiCall(API_GROUP, f"{PLURAL}/status", "patch"),
+        # The pools' Deployments are watched, so a pool turns Ready when its Deployment does.
+        *(ApiCall("apps", "deployments", verb) for verb in ("list", "watch")),
         ApiCall("", "events", "create"),
         *(ApiCall("kopf.dev", "clusterkopfpeerings", verb) for verb in ("list", "watch", "patch")),
         *(ApiCall("kopf.dev", "kopfpeerings", verb) for verb in ("list", "watch", "patch")),
@@ -66,6 +81,8 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     # Captured now: kopf passes its own `settings` keyword to the handlers below.
     api_timeout = settings.api_timeout_seconds
     nats_timeout = settings.nats_connect_timeout_seconds
+    resync = settings.resync_interval_seconds
+    debounce = settings.child_event_debounce_seconds
     peering = None if settings.standalone else (settings.peering_name, settings.namespace)
 
     def connect() -> KubeConnection:
@@ -73,21 +90,27 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        conn = connect()
+        try:
+            conn = connect()
+        except KubeConfigError as error:
+            raise kopf.LoginError(str(error)) from None
         return kopf.ConnectionInfo(
             server=conn.server,
             token=conn.token,
             ca_path=conn.ca_path,
+            ca_data=conn.ca_data,
             certificate_path=conn.certificate_path,
+            certificate_data=conn.certificate_data,
             private_key_path=conn.private_key_path,
+            private_key_data=conn.private_key_data,
             insecure=conn.insecure,
         )
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         configure_kopf(settings)
-        kube = KubeClient(connect(), timeout=api_timeout)
-        memo["kube"] = kube
+        kube = KubeClient(connect(), timeout=api_timeout, discovery_ttl=resync)
+        memo["runtime"] = _Runtime(kube, NatsConnections(idle_close_seconds=10 * resync), PoolTracker())
         if peering is not None:
             try:
                 created = await kube.ensure_peering(*peering)
@@ -99,43 +122,127 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-        await _kube(memo).close()
+        runtime = _runtime(memo)
+        await runtime.nats.close()
+        await runtime.kube.close()
+
+    async def refresh(body: kopf.Body, runtime: _Runtime, logger: kopf.Logger) -> None:
+        """Reconcile one pool and write its status if it changed; one at a time per pool."""
+        metadata = body.get("metadata") or {}
+        state = runtime.pools.state(str(metadata.get("uid")))
+        async with state.lock:
+            if state.status is None:
+                state.status = dict(body.get("status") or {})
+            # The last status written is fresher than the one in a handler's snapshot of the body.
+            current = {**body, "status": state.status}
+            status = await reconcile(
+                current,
+                runtime.kube,
+                nats_connect_timeout=nats_timeout,
+                on_drift=_drift_reporter(body, logger),
+                memory=state.applied,
+                connections=runtime.nats,
+            )
+            if status == state.status:
+                return
+            removed: dict[str, Any] = {key: None for key in state.status if key not in status}
+            await runtime.kube.patch_status(
+                str(metadata.get("namespace")),
+                str(metadata.get("name")),
+                {
+                    **removed,
+                    **status,
+                },
+            )
+            state.status = status
 
     @kopf.on.resume(API_GROUP, API_VERSION, PLURAL, registry=registry)
     @kopf.on.create(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
     @kopf.on.update(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
-    async def converge(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-        status = await reconcile(
-            dict(body), _kube(memo), nats_connect_timeout=nats_timeout, on_drift=_drift_reporter(body, logger)
-        )
-        patch.status.update(status)
+    async def converge(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        await refresh(body, _runtime(memo), logger)
 
-    @kopf.timer(
-        API_GROUP,
-        API_VERSION,
-        PLURAL,
-        registry=registry,
-        interval=settings.resync_interval_seconds,
-        initial_delay=settings.resync_interval_seconds,
-    )
-    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-        status = await reconcile(
-            dict(body), _kube(memo), nats_connect_timeout=nats_timeout, on_drift=_drift_reporter(body, logger)
-        )
-        patch.status.update(status)
+    @kopf.daemon(API_GROUP, API_VERSION, PLURAL, registry=registry, cancellation_timeout=1.0)
+    async def resync_loop(
+        body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, stopped: kopf.DaemonStopped, uid: str, **_: Any
+    ) -> None:
+        """Refresh the pool every resync interval, and promptly (debounced) when one of its children changed."""
+        runtime = _runtime(memo)
+        state = runtime.pools.state(uid)
+        while not stopped:
+            if await _woken(state.wake, stopped, resync):
+                # A rollout sends a burst of Deployment events: let it settle into one refresh.
+                await asyncio.sleep(debounce)
+            state.wake.clear()
+            if stopped:
+                break
+            try:
+                # `body` is kopf's live view of the pool: always its latest spec and metadata.
+                await refresh(body, runtime, logger)
+            except (KubeApiError, aiohttp.ClientError, TimeoutError) as error:
+                # Not fatal to the loop: the next tick or child event tries again.
+                logger.warning(f"resync of the pool failed, retrying in {resync:g} s: {error}")
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry, labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+    def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        """Wake the owning pool when its Deployment changed in a way its status (or drift repair) cares about."""
+        runtime = cast("_Runtime | None", memo.get("runtime"))
+        owner = _owning_pool_uid(body)
+        if runtime is None or owner is None:
+            return
+        state = runtime.pools.known(owner)
+        if state is not None and deployment_fingerprint(body) != state.applied.deployment_seen:
+            state.wake.set()
 
     @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry)
-    async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, retry: int, **_: Any) -> None:
-        report = await release_consumer(body, _kube(memo), nats_timeout)
+    async def finalize(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, retry: int, uid: str, **_: Any) -> None:
+        runtime = _runtime(memo)
+        report = await release_consumer(body, runtime.kube, nats_timeout, runtime.nats)
         if not report.ready and retry < DELETE_ATTEMPTS - 1:
             raise kopf.TemporaryError(f"cannot delete the durable yet: {report.message}", delay=DELETE_RETRY_SECONDS)
         if report.ready:
             logger.info(f"consumer on deletion: {report.reason}: {report.message}")
         else:
             logger.warning(f"durable abandoned after {DELETE_ATTEMPTS} attempts: {report.reason}: {report.message}")
+        runtime.pools.forget(uid)
         # Children go with the pool: their owner references hand them to the garbage collector.
 
     return registry
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """What the handlers share for the life of the operator (kopf's memo holds it)."""
+
+    kube: KubeClient
+    nats: NatsConnections
+    pools: PoolTracker
+
+
+async def _woken(wake: asyncio.Event, stopped: kopf.DaemonStopped, period: float) -> bool:
+    """Wait for ``wake``, the daemon being stopped, or ``period`` seconds; ``True`` if woken."""
+    waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=period, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return wake.is_set() and not stopped
+
+
+def _runtime(memo: kopf.Memo) -> _Runtime:
+    return cast(_Runtime, memo["runtime"])
+
+
+def _owning_pool_uid(child: kopf.Body) -> str | None:
+    for owner in child.get("metadata", {}).get("ownerReferences") or []:
+        if (
+            owner.get("controller")
+            and owner.get("kind") == KIND
+            and owner.get("apiVersion") == f"{API_GROUP}/{API_VERSION}"
+        ):
+            return str(owner.get("uid"))
+    return None
 
 
 def _drift_reporter(body: kopf.Body, logger: kopf.Logger) -> Callable[[list[str]], None]:
@@ -150,11 +257,9 @@ def _drift_reporter(body: kopf.Body, logger: kopf.Logger) -> Callable[[list[str]
     return report
 
 
-def _kube(memo: kopf.Memo) -> KubeClient:
-    return cast(KubeClient, memo["kube"])
-
-
-async def release_consumer(body: kopf.Body | dict[str, Any], kube: KubeClient, nats_timeout: float) -> ConsumerReport:
+async def release_consumer(
+    body: kopf.Body | dict[str, Any], kube: KubeClient, nats_timeout: float, connections: NatsConnections | None = None
+) -> ConsumerReport:
     """Delete a managed durable on pool deletion; a report that is not ready means "not yet"."""
     try:
         pool = parse_pool(dict(body))
@@ -166,4 +271,4 @@ async def release_consumer(body: kopf.Body | dict[str, Any], kube: KubeClient, n
     secrets = await resolve_secrets(pool, kube, connect_timeout=nats_timeout)
     if secrets.nats_access is None:
         return ConsumerReport(False, "SecretsMissing", f"NATS credentials unavailable: {'; '.join(secrets.missing)}")
-    return await delete_managed(pool, secrets.nats_access)
+    return await delete_managed(pool, secrets.nats_access, connections)

@@ -10,7 +10,7 @@ re-asserts them on drift, while fields owned by others (KEDA's HPA on ``spec.rep
 from __future__ import annotations
 
 import json
-import ssl
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -18,6 +18,8 @@ from typing import Any, Self
 import aiohttp
 
 from noetl_operator.builders.meta import FIELD_MANAGER, Manifest
+from noetl_operator.kubeconfig import KubeConnection, load_connection
+from noetl_operator.spec import API_GROUP, API_VERSION, PLURAL
 
 __all__ = [
     "API_CALLS",
@@ -27,6 +29,7 @@ __all__ = [
     "KubeClient",
     "KubeConnection",
     "load_connection",
+    "version_of",
 ]
 
 
@@ -55,6 +58,8 @@ API_CALLS: frozenset[ApiCall] = frozenset(
             for verb in ("get", "patch", "create", "delete")
         ),
         ApiCall("", "secrets", "get"),
+        # The pool's status is written by the operator itself (only when it changed), not by kopf's patches.
+        ApiCall(API_GROUP, f"{PLURAL}/status", "patch"),
         # kopf never creates its peering object; the operator does at start-up so HA works out of the box.
         ApiCall("kopf.dev", "clusterkopfpeerings", "create"),
         ApiCall("kopf.dev", "kopfpeerings", "create"),
@@ -88,63 +93,12 @@ class Applied:
     changed: bool
 
 
-def _version(obj: dict[str, Any]) -> object:
+def version_of(obj: dict[str, Any]) -> object:
+    """What changes when someone changes the object's spec (and not when a controller writes its status)."""
     # generation moves only with the spec (status updates by controllers do not count); kinds without one
     # (Service, ServiceAccount) fall back to resourceVersion.
     metadata = obj.get("metadata") or {}
     return metadata.get("generation") or metadata.get("resourceVersion")
-
-
-@dataclass(frozen=True)
-class KubeConnection:
-    """Where the API server is and how to authenticate to it (shared with kopf's login)."""
-
-    server: str
-    token: str | None = None
-    ca_path: str | None = None
-    certificate_path: str | None = None
-    private_key_path: str | None = None
-    insecure: bool = False
-
-    def headers(self) -> dict[str, str]:
-        """Authentication headers."""
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        """TLS settings for aiohttp: ``False`` disables verification, ``True`` uses the system CAs."""
-        if not self.server.startswith("https"):
-            return True
-        if self.insecure:
-            return False
-        context = ssl.create_default_context(cafile=self.ca_path)
-        if self.certificate_path:
-            context.load_cert_chain(self.certificate_path, self.private_key_path)
-        return context
-
-
-def load_connection(kubeconfig: str | None = None, context: str | None = None) -> KubeConnection:
-    """Credentials from the in-cluster service account, else from a kubeconfig (``$KUBECONFIG``, ``~/.kube``)."""
-    from kubernetes import client, config  # noqa: PLC0415 - heavy import, only when actually connecting
-
-    configuration = client.Configuration()
-    if kubeconfig is None and context is None:
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-    token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
-    return KubeConnection(
-        server=str(configuration.host).rstrip("/"),
-        token=str(token).removeprefix("Bearer ").strip() if token else None,
-        ca_path=configuration.ssl_ca_cert,
-        certificate_path=configuration.cert_file,
-        private_key_path=configuration.key_file,
-        insecure=not configuration.verify_ssl,
-    )
 
 
 def _resource_path(group: str, version: str, plural: str, namespace: str, name: str | None = None) -> str:
@@ -156,10 +110,14 @@ def _resource_path(group: str, version: str, plural: str, namespace: str, name: 
 class KubeClient:
     """A small async client: apply, get, delete children; read Secrets; detect served APIs."""
 
-    def __init__(self, connection: KubeConnection, *, timeout: float = 30.0) -> None:
+    def __init__(self, connection: KubeConnection, *, timeout: float = 30.0, discovery_ttl: float = 0.0) -> None:
         self._connection = connection
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        # Discovery answers change only when a CRD is (un)installed: with 200 pools, asking once per pool
+        # and resync would be most of the operator's idle requests.
+        self._discovery_ttl = discovery_ttl
+        self._discovered: dict[str, tuple[float, bool]] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -250,7 +208,7 @@ class KubeClient:
                     f"exists and is controlled by {holder}, not by this pool; rename the pool or remove the object",
                 )
         result = await self.apply(manifest)
-        return Applied(result, changed=current is not None and _version(current) != _version(result))
+        return Applied(result, changed=current is not None and version_of(current) != version_of(result))
 
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One child object, or ``None`` if it does not exist."""
@@ -296,8 +254,28 @@ class KubeClient:
             raise
         return True
 
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge ``status`` into the pool's status subresource (``None`` values remove fields)."""
+        path = _resource_path(API_GROUP, API_VERSION, PLURAL, namespace, name) + "/status"
+        await self._call(
+            ApiCall(API_GROUP, f"{PLURAL}/status", "patch"),
+            "PATCH",
+            path,
+            body={"status": status},
+            content_type="application/merge-patch+json",
+        )
+
     async def serves(self, group: str, version: str, plural: str) -> bool:
         """Whether the API server serves ``plural`` in ``group/version`` (discovery; allowed to everyone)."""
+        key = f"{group}/{version}/{plural}"
+        cached = self._discovered.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self._discovery_ttl:
+            return cached[1]
+        served = await self._discover(group, version, plural)
+        self._discovered[key] = (time.monotonic(), served)
+        return served
+
+    async def _discover(self, group: str, version: str, plural: str) -> bool:
         path = f"/apis/{group}/{version}"
         async with self._http().get(self._connection.server + path) as response:
             if response.status == 404:

@@ -1,7 +1,11 @@
 """One reconciliation of a pool: Secrets, children, consumer, then the status that describes them.
 
-Called by the kopf handlers on create/update/resume and by the resync timer (drift repair, Secret
-rotation, consumer lag). It never raises for conditions a user can cause — an invalid spec, a missing
+Called by the kopf handlers on create/update/resume and by each pool's resync loop (on its timer, and
+promptly when the pool's Deployment changes: drift repair, Secret rotation, consumer lag, readiness).
+Given the pool's :class:`~noetl_operator.tracker.AppliedChildren`, it writes children only when what the
+pool renders changed or a child's spec moved since the operator applied it; otherwise it only reads.
+
+It never raises for conditions a user can cause — an invalid spec, a missing
 Secret, a cluster without KEDA, an unreachable NATS — it reports them in the status instead, so the
 operator does not crash-loop and Argo CD shows why the pool is not healthy.
 """
@@ -17,7 +21,8 @@ from noetl_operator.builders.env import keychain_env_names
 from noetl_operator.builders.meta import deployment_name, selector_labels
 from noetl_operator.builders.scaledobject import KEDA_GROUP, KEDA_VERSION
 from noetl_operator.consumers import ConsumerReport, reconcile_consumer
-from noetl_operator.kube import KubeApiError, KubeClient
+from noetl_operator.kube import KubeApiError, KubeClient, version_of
+from noetl_operator.natspool import NatsConnections
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.spec import NoetlWorkerPool, PoolSpecError, parse_pool
 from noetl_operator.status import (
@@ -32,6 +37,7 @@ from noetl_operator.status import (
     ready_and_degraded,
     scaler_condition,
 )
+from noetl_operator.tracker import AppliedChildren, deployment_fingerprint, manifests_digest
 
 __all__ = ["reconcile"]
 
@@ -45,11 +51,15 @@ async def reconcile(
     *,
     nats_connect_timeout: float = 5.0,
     on_drift: Callable[[list[str]], None] | None = None,
+    memory: AppliedChildren | None = None,
+    connections: NatsConnections | None = None,
 ) -> dict[str, Any]:
     """Converge the children of the pool in ``body``; return the new ``status`` (camelCase, for a patch).
 
     ``on_drift`` hears about repaired drift: children (``Kind/name``) that someone else changed although
-    the pool's spec did not (the handlers log it and post a Kubernetes Event on the pool).
+    the pool's spec did not (the handlers log it and post a Kubernetes Event on the pool). ``memory`` is
+    what was applied last time (updated here); without it every child is applied. ``connections`` shares
+    NATS connections between checks.
     """
     metadata = body.get("metadata") or {}
     generation = metadata.get("generation")
@@ -67,7 +77,9 @@ async def reconcile(
     scaled_object: dict[str, Any] | None
     if children is not None:
         try:
-            deployment, scaled_object, changed = await _apply(pool, children, kube, keda_installed=keda)
+            deployment, scaled_object, changed = await _apply(
+                pool, children, kube, keda_installed=keda, memory=memory or AppliedChildren()
+            )
         except KubeApiError as error:
             # The API server (or an admission webhook) refused a child: say which and why, in the status.
             return _refused(previous, generation, str(error))
@@ -82,8 +94,10 @@ async def reconcile(
                 f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", pool.metadata.namespace, deployment_name(pool)
             )
 
+    if memory is not None:
+        memory.deployment_seen = deployment_fingerprint(deployment)
     if secrets.nats_access is not None:
-        consumer = await reconcile_consumer(pool, secrets.nats_access)
+        consumer = await reconcile_consumer(pool, secrets.nats_access, connections)
     else:
         consumer = ConsumerReport(
             False, "SecretsMissing", "the pool's NATS credentials or TLS Secret is missing (see SecretsResolved)"
@@ -109,7 +123,7 @@ async def reconcile(
     ]
     problems = [f"{part.type.value}: {part.message}" for part in parts if _needs_a_human(part)]
     ready, degraded = ready_and_degraded(parts, problems, generation)
-    status = _status_fields(pool, deployment, consumer)
+    status = _status_fields(pool, deployment, consumer, status_before.get("lag"))
     status_model = status.model_copy(update={"observed_generation": generation})
     out = status_model.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"conditions"})
     out["conditions"] = merge_conditions(previous, [ready, *parts, degraded], now_rfc3339())
@@ -132,18 +146,32 @@ def _needs_a_human(part: Condition) -> bool:
 
 
 async def _apply(
-    pool: NoetlWorkerPool, children: Children, kube: KubeClient, *, keda_installed: bool
+    pool: NoetlWorkerPool, children: Children, kube: KubeClient, *, keda_installed: bool, memory: AppliedChildren
 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[str]]:
-    """Apply the children; return the Deployment, the ScaledObject and the children the apply changed."""
+    """Apply the children; return the Deployment, the ScaledObject and the children the apply changed.
+
+    While the pool renders what was applied last (same digest), a child is only read, and re-applied only
+    when its spec version differs from the one the operator's own apply left (someone else changed it).
+    """
     namespace = pool.metadata.namespace
     uid = pool.metadata.uid or ""
     name = deployment_name(pool)
+    digest = manifests_digest(children.present(), keda_installed)
+    settled = memory.digest == digest
+    # Forget the digest until this apply has succeeded: a failure half-way must not look like success.
+    memory.digest = None
     changed: list[str] = []
 
     async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
+        key = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        if settled and key in memory.versions:
+            current = await kube.get(manifest["apiVersion"], manifest["kind"], namespace, manifest["metadata"]["name"])
+            if current is not None and version_of(current) == memory.versions[key]:
+                return current
         applied = await kube.apply_owned(manifest)
+        memory.versions[key] = version_of(applied.obj)
         if applied.changed:
-            changed.append(f"{manifest['kind']}/{manifest['metadata']['name']}")
+            changed.append(key)
         return applied.obj
 
     if children.service_account is not None:
@@ -152,29 +180,41 @@ async def _apply(
     await apply(children.metrics_service)
     if children.pdb is not None:
         await apply(children.pdb)
-    else:
+    elif not settled:
         await kube.delete_owned("policy/v1", "PodDisruptionBudget", namespace, name, uid)
-    if children.service_account is None and pool.spec.service_account.name is None:
+    if not settled and children.service_account is None and pool.spec.service_account.name is None:
         # A ServiceAccount created earlier (serviceAccount.create was true) is ours to remove.
         await kube.delete_owned("v1", "ServiceAccount", namespace, name, uid)
     scaled_object = None
     if keda_installed:
         if children.scaled_object is not None:
             scaled_object = await apply(children.scaled_object)
-        else:
+        elif not settled:
             await kube.delete_owned(f"{KEDA_GROUP}/{KEDA_VERSION}", "ScaledObject", namespace, name, uid)
+    memory.digest = digest
     return deployment, scaled_object, changed
 
 
-def _status_fields(pool: NoetlWorkerPool, deployment: Mapping[str, Any] | None, consumer: ConsumerReport) -> PoolStatus:
+def _status_fields(
+    pool: NoetlWorkerPool,
+    deployment: Mapping[str, Any] | None,
+    consumer: ConsumerReport,
+    lag_before: Mapping[str, Any] | None,
+) -> PoolStatus:
     state = (deployment or {}).get("status") or {}
     lag = None
     if consumer.num_pending is not None and consumer.num_ack_pending is not None:
+        before = lag_before or {}
+        same = (before.get("numPending"), before.get("numAckPending")) == (
+            consumer.num_pending,
+            consumer.num_ack_pending,
+        )
+        # An unchanged lag keeps its time stamp: a fresh stamp alone would make every resync a status write.
         lag = ConsumerLag(
             num_pending=consumer.num_pending,
             num_ack_pending=consumer.num_ack_pending,
             total=consumer.num_pending + consumer.num_ack_pending,
-            checked_at=now_rfc3339(),
+            checked_at=str(before["checkedAt"]) if same and before.get("checkedAt") else now_rfc3339(),
         )
     return PoolStatus(
         replicas=int(state.get("replicas", 0)) if deployment is not None else None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from noetl_operator.builders.inputs import ResolvedSecrets
-from noetl_operator.consumers import NatsAccess
+from noetl_operator.natspool import NatsAccess
 from noetl_operator.spec import NoetlWorkerPool
 
 __all__ = ["SecretReader", "SecretResolution", "referenced_secrets", "resolve_secrets"]
@@ -106,13 +106,23 @@ def _nats_access(pool: NoetlWorkerPool, found: dict[str, dict[str, str]], connec
         user = _decode(found[creds.name], creds.user_key).decode()
         password = _decode(found[creds.name], creds.password_key).decode()
     context = None
+    digest = None
     if nats_spec.tls is not None:
         tls = nats_spec.tls
         data = found[tls.secret_name]
+        material = [data.get(key) for key in (tls.ca_key, tls.cert_key, tls.key_key) if key is not None]
+        digest = hashlib.sha256(json.dumps(material).encode()).hexdigest()
         context = ssl.create_default_context(cadata=_decode(data, tls.ca_key).decode())
         if tls.cert_key is not None and tls.key_key is not None:
             _load_client_cert(context, _decode(data, tls.cert_key), _decode(data, tls.key_key))
-    return NatsAccess(url=nats_spec.url, user=user, password=password, tls=context, connect_timeout=connect_timeout)
+    return NatsAccess(
+        url=nats_spec.url,
+        user=user,
+        password=password,
+        tls=context,
+        connect_timeout=connect_timeout,
+        tls_digest=digest,
+    )
 
 
 def _load_client_cert(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:

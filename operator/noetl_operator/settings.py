@@ -31,7 +31,19 @@ class OperatorSettings(BaseModel):
     resync_interval_seconds: float = Field(
         default=30.0,
         ge=1.0,
-        description="Timer period: re-apply children (drift repair), re-read Secrets and consumer lag.",
+        description=(
+            "Resync period of each pool: re-read Secrets, children (drift repair) and consumer lag. Children are "
+            "re-applied only when the pool renders something new or a child was changed by someone else."
+        ),
+    )
+    child_event_debounce_seconds: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "After a pool's Deployment changes, wait this long for further changes before refreshing the pool's "
+            "status (one refresh per burst of rollout events)."
+        ),
     )
     peering_name: str = Field(
         default="noetl-operator",

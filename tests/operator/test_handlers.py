@@ -128,8 +128,13 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
             assert response.status < 300
         await eventually(lambda: exists(kmock, *deployment), "the Deployment")
 
+        # As the API server does for a spec change, the hand edit moves the generation (kmock does not).
+        generation = int(kmock.objects[deployment].raw["metadata"].get("generation", 1))
         kmock.objects[deployment].patch(
-            {"spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "x:9"}]}}}}
+            {
+                "metadata": {"generation": generation + 1},
+                "spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "x:9"}]}}},
+            }
         )
         for index in range(3):
             await js.publish(f"{stream.lower()}.shared.{index}", b"{}")
