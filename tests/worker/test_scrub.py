@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from noetl_worker.scrub import REDACTED, Scrubber, is_sensitive_key, looks_secret
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from noetl_worker.scrub import _INLINE_RE, _VENDOR_RE, REDACTED, Scrubber, is_sensitive_key, looks_secret
 
 pytestmark = pytest.mark.unit
 
@@ -61,3 +63,99 @@ def test_free_text_keeps_its_context_around_a_credential() -> None:
 
 def test_very_short_known_values_are_ignored_to_keep_text_readable() -> None:
     assert Scrubber(["ab"]).text("abc") == "abc"
+
+
+# Long strings take the fast path: literal finders say where the credential patterns can start, and the
+# patterns are tried only there. These pin that path to the patterns themselves (the specification), on
+# the edge cases where a finder could plausibly miss a start: look-behinds, `\b`, overlaps, case folding.
+
+_PAD = "\nplain words, nothing to see;" * 12 + "\n"  # longer than the fast path's threshold on its own
+
+
+@pytest.mark.parametrize(
+    ("secret", "scrubbed"),
+    [
+        ("token ghp_abcdefghijklmnop end", f"token {REDACTED} end"),
+        ("xghp_abcdefghijklmnop", "xghp_abcdefghijklmnop"),  # glued to a word: the look-behind refuses it
+        ("-sk-ant-abcdefghijklmnop", "-sk-ant-abcdefghijklmnop"),  # "-" is a token character too
+        ("(sk-ant-abcdefghijklmnop)", f"({REDACTED})"),
+        ("Authorization: BeArEr abcdefgh.ijkl", f"Authorization: {REDACTED}"),
+        # `re` matches "basic" case-insensitively with a long s and a dotless i in it
+        ("Authorization: ba\u017f\u0131c dXNlcjpwYXNz", f"Authorization: {REDACTED}"),
+        ("\u0130 basic dXNlcjpwYXNz", f"\u0130 {REDACTED}"),  # a capital whose lower case is two characters
+        ("xbearer abcdefghijkl", "xbearer abcdefghijkl"),  # no word boundary before the keyword
+        ("xeyJa-eyJb.eyJc.d", f"xeyJa-{REDACTED}"),  # a JWT starting inside a rejected candidate
+        ("a.eyJhbGc.eyJzdWI.sig b", f"a.{REDACTED} b"),
+        ("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY----- after", f"{REDACTED} after"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",) * 2,
+    ],
+)
+def test_long_text_is_scrubbed_exactly_like_short_text(secret: str, scrubbed: str) -> None:
+    assert Scrubber().text(secret) == scrubbed
+    assert Scrubber().text(_PAD + secret + _PAD) == _PAD + scrubbed + _PAD
+    assert Scrubber().text(secret + _PAD) == scrubbed + _PAD
+    assert Scrubber().text(_PAD + secret) == _PAD + scrubbed
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("ghp_abcdefghijklmnop" + _PAD, True),  # at the very start
+        (_PAD + "\tghp_abcdefghijklmnop", True),
+        (_PAD + "='AIzaabcdefghijklmnop'", True),
+        (_PAD + "xghp_abcdefghijklmnop", False),
+        (_PAD + "-ghp_abcdefghijklmnop", False),  # "-" is not one of the separators
+        (_PAD + " ghp_abcdefghijk", False),  # one character short
+        (_PAD + " task-list sk-short", False),
+    ],
+)
+def test_long_values_look_secret_exactly_like_short_ones(value: str, secret: bool) -> None:
+    assert looks_secret(value) is secret
+    assert (Scrubber().value(value) == REDACTED) is secret
+
+
+def test_known_secrets_are_cut_out_of_long_text_too() -> None:
+    scrubber = Scrubber(["s3cr3t-value", "s3cr3t"])
+    assert scrubber.text(_PAD + "s3cr3t-value and s3cr3t" + _PAD) == f"{_PAD}{REDACTED} and {REDACTED}{_PAD}"
+    assert scrubber.text(_PAD * 3) == _PAD * 3
+
+
+def test_long_keys_are_judged_like_short_ones() -> None:
+    assert is_sensitive_key("x" * 500 + "-Password")
+    assert not is_sensitive_key("x" * 500)
+
+
+# The pieces credentials are made of, whole credentials, and the characters around them that decide whether
+# they count. Pure-ASCII texts and texts with case-folding oddities take different finders, so both are drawn.
+_ASCII_FRAGMENTS = (
+    "sk-ant-", "sk-", "AIza", "ya29.", "ghp_", "gho_", "github_pat_", "xoxb-", "eyJ", "eyJhbGciOi", ".eyJzdWIi",
+    ".", "-", "_", "=", "abcdefgh", "XYZ012345678", " ", "\t", "\n", "'", '"', ":", ",", "(", "Bearer ", "basic",
+    "BASIC\t", "-----BEGIN ", "RSA PRIVATE KEY-----", "-----END ", "PRIVATE KEY-----",
+    "bearer dXNlcjpwYXNz", "eyJhbGciOi.eyJzdWIi.c2ln", "ghp_abcdefghijklmnop", "a long stretch of ordinary words ",
+)  # fmt: skip
+_OTHER_FRAGMENTS = ("ba\u017f\u0131c ", "\u0130", "\u00e9", "\u00a0")
+_TEXTS = st.one_of(
+    st.lists(st.sampled_from(_ASCII_FRAGMENTS), min_size=40, max_size=160),
+    st.lists(st.sampled_from(_ASCII_FRAGMENTS + _OTHER_FRAGMENTS) | st.text(max_size=3), min_size=40, max_size=160),
+).map("".join)
+
+
+def _reference_looks_secret(value: str) -> bool:
+    """The heuristics as first written: whole-string copies and one search of the vendor pattern."""
+    if len(value) < 8:
+        return False
+    if value.startswith("-----BEGIN ") and "PRIVATE KEY-----" in value:
+        return True
+    if value.lower().startswith(("bearer ", "basic ")) and len(value.split()) >= 2:
+        return True
+    parts = value.split(".")
+    if value.startswith("eyJ") and len(parts) == 3 and all(parts) and parts[1].startswith("eyJ"):
+        return True
+    return _VENDOR_RE.search(value) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_the_fast_path_agrees_with_the_credential_patterns(text: str) -> None:
+    assert Scrubber().text(text) == _INLINE_RE.sub(REDACTED, text)
+    assert looks_secret(text) is _reference_looks_secret(text)
