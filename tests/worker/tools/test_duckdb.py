@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from noetl_worker.tools.base import ToolConfigError, ToolStatus
@@ -114,3 +119,77 @@ async def test_malformed_configs_name_the_key(ctx: MakeContext, config: dict[str
     with pytest.raises(ToolConfigError) as err:
         await DuckDBTool().run(config, ctx())
     assert str(err.value).startswith(message)
+
+
+class ObservedOpener:
+    """``duckdb.connect`` as the tool calls it, noting the thread that opens and closes each connection."""
+
+    def __init__(self, release: threading.Event | None = None) -> None:
+        self.release = release
+        self.opened: list[int] = []
+        self.closed: list[int] = []
+
+    @contextlib.contextmanager
+    def __call__(self, path: str, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.release is not None:
+            assert self.release.wait(30), "the test never released the open"
+        self.opened.append(threading.get_ident())
+        try:
+            with duckdb.connect(path, read_only=read_only) as connection:
+                yield connection
+        finally:
+            self.closed.append(threading.get_ident())
+
+
+@pytest.mark.parametrize(
+    ("config", "status"),
+    [
+        ({"query": "SELECT 1 AS one"}, ToolStatus.SUCCESS),
+        ({"query": "SELEC 1"}, ToolStatus.ERROR),
+        ({"query": "SELECT count(*) FROM range(100000000000) a", "timeout_seconds": 0.2}, ToolStatus.TIMEOUT),
+    ],
+)
+async def test_the_database_is_opened_and_closed_off_the_event_loop(
+    ctx: MakeContext, config: dict[str, object], status: ToolStatus
+) -> None:
+    """Opening a database takes 10-30 ms: on the event loop that would stall every other slot."""
+    opener = ObservedOpener()
+    result = await DuckDBTool(open_database=opener).run(config, ctx())
+    assert result.status is status
+    assert len(opener.opened) == len(opener.closed) == 1
+    assert threading.get_ident() not in opener.opened + opener.closed
+
+
+async def test_a_timeout_while_the_database_opens_keeps_the_query_from_running(
+    ctx: MakeContext, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "late.duckdb")
+    release = threading.Event()
+    opener = ObservedOpener(release)
+    run = asyncio.ensure_future(
+        DuckDBTool(open_database=opener).run(
+            {"db_path": path, "query": "CREATE TABLE t AS SELECT 1", "timeout": 0.05}, ctx()
+        )
+    )
+    await asyncio.sleep(2)  # the tool's 0.05 s timer fires long before this one
+    assert not run.done(), "the tool returned without waiting for its thread"
+    release.set()
+    result = await run
+    assert result.status is ToolStatus.TIMEOUT
+    assert len(opener.closed) == 1
+    with duckdb.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("what", ["a directory", "a text file"])
+async def test_a_database_that_cannot_be_opened_is_an_error_naming_the_path(
+    ctx: MakeContext, tmp_path: Path, what: str
+) -> None:
+    path = tmp_path / "db"
+    if what == "a directory":
+        path.mkdir()
+    else:
+        path.write_text("not a database")
+    result = await DuckDBTool().run({"db_path": str(path), "query": "SELECT 1"}, ctx())
+    assert result.status is ToolStatus.ERROR
+    assert (result.error or "").startswith(f"cannot open db_path {str(path)!r}: ")

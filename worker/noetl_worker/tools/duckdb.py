@@ -7,6 +7,9 @@ absent → a fresh in-memory database per call), ``read_only``, ``as_objects`` (
 ``arrow_min_rows`` (1000: a SELECT returning more rows is handed over as an Arrow table in
 ``ToolResult.table`` instead of JSON rows).
 
+Everything that touches DuckDB — opening the database, the query, closing it — runs in the worker thread:
+opening alone takes 10-30 ms, which on the event loop would stall every other slot.
+
 Scripts are split with DuckDB's own parser; all statements but the last run first, without ``params``.
 Result: ``{columns, rows, row_count}``, or for large SELECTs ``{columns, row_count, format: "arrow"}`` plus
 the table; statements that only report a count give ``{affected_rows}``. Errors are status error with
@@ -17,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 import duckdb
@@ -37,6 +43,48 @@ class _Interrupted(Exception):
     """The query was interrupted because its time ran out."""
 
 
+class _CannotOpen(Exception):
+    """The database could not be opened; ``cause`` is DuckDB's error."""
+
+    def __init__(self, cause: duckdb.Error) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+OpenDatabase = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
+"""``(path, *, read_only) -> connection``, closed when its ``with`` block ends (``duckdb.connect``)."""
+
+
+class _Interrupter:
+    """Lets the event loop interrupt a query whose connection lives only in the worker thread.
+
+    Opening takes 10-30 ms and closing a few, so both happen in the thread; the loop may time out before
+    the connection even exists, which is why an interrupt is remembered and refuses a late ``attach``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._interrupted = False
+
+    def attach(self, connection: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            if self._interrupted:
+                raise _Interrupted
+            self._connection = connection
+
+    def detach(self) -> None:
+        # Before the close, so an interrupt never reaches a connection that is going away.
+        with self._lock:
+            self._connection = None
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._interrupted = True
+            if self._connection is not None:
+                self._connection.interrupt()
+
+
 def _params(cfg: ConfigReader) -> list[Any] | dict[str, Any] | None:
     raw = cfg.raw("params")
     if raw is None:
@@ -44,6 +92,27 @@ def _params(cfg: ConfigReader) -> list[Any] | dict[str, Any] | None:
     if isinstance(raw, list | dict):
         return raw
     raise cfg.error("params", "expected a list (for ? / $1) or an object (for $name)")
+
+
+def _session(
+    open_database: OpenDatabase,
+    path: str,
+    interrupter: _Interrupter,
+    work: Callable[[duckdb.DuckDBPyConnection], tuple[JSONObject, Any]],
+    *,
+    read_only: bool,
+) -> tuple[JSONObject, Any]:
+    """One call in the worker thread: open the database, run ``work`` on it, close it."""
+    with contextlib.ExitStack() as stack:
+        try:
+            connection = stack.enter_context(open_database(path, read_only=read_only))
+        except duckdb.Error as exc:
+            raise _CannotOpen(exc) from exc
+        interrupter.attach(connection)
+        try:
+            return work(connection)
+        finally:
+            interrupter.detach()
 
 
 def _run(
@@ -85,7 +154,12 @@ def _run(
 
 
 class DuckDBTool:
+    """The tool; ``open_database`` is how a database is opened (``duckdb.connect``; tests observe it)."""
+
     kind: ClassVar[str] = "duckdb"
+
+    def __init__(self, open_database: OpenDatabase = duckdb.connect) -> None:
+        self._open_database = open_database
 
     async def run(self, config: Mapping[str, JSONValue], context: ToolContext) -> ToolResult:
         started = time.monotonic()
@@ -95,36 +169,35 @@ class DuckDBTool:
         params = _params(cfg)
         path_key = cfg.first_key("db_path", "database") or "db_path"
         path = cfg.text(path_key, ":memory:")
-        read_only = cfg.boolean("read_only", False)
+        read_only = cfg.boolean("read_only", False) and path != ":memory:"
         as_objects = cfg.boolean("as_objects", True)
         arrow_min_rows = cfg.integer("arrow_min_rows", DEFAULT_ARROW_MIN_ROWS, minimum=0)
         timeout_key = cfg.first_key("timeout_seconds", "timeout") or "timeout_seconds"
         timeout = min(cfg.number(timeout_key, context.remaining(), minimum=0), context.remaining())
 
-        try:
-            connection = duckdb.connect(path, read_only=read_only and path != ":memory:")
-        except duckdb.Error as exc:
-            return _failure(exc, started, prefix=f"cannot open {path_key} {path!r}: ")
-        work = asyncio.ensure_future(asyncio.to_thread(_run, connection, query, params, as_objects, arrow_min_rows))
+        interrupter = _Interrupter()
+        query_work = functools.partial(_run, query=query, params=params, as_objects=as_objects,
+                                       arrow_min_rows=arrow_min_rows)  # fmt: skip
+        work = asyncio.ensure_future(
+            asyncio.to_thread(_session, self._open_database, path, interrupter, query_work, read_only=read_only)
+        )
         try:
             data, table = await asyncio.wait_for(asyncio.shield(work), timeout=timeout)
         except (TimeoutError, asyncio.CancelledError) as exc:
-            connection.interrupt()  # stops the query in its thread; then wait for the thread to let go
+            interrupter.interrupt()  # stops the query in its thread; then wait for the thread to let go
             with contextlib.suppress(Exception):
                 await work
-            connection.close()
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return ToolResult(
                 ToolStatus.TIMEOUT, error=f"Execution timed out after {timeout:g} seconds", duration_ms=_ms(started)
             )
+        except _CannotOpen as exc:
+            return _failure(exc.cause, started, prefix=f"cannot open {path_key} {path!r}: ")
         except duckdb.Error as exc:
-            connection.close()
             return _failure(exc, started)
         except ValueError as exc:
-            connection.close()
             raise cfg.error(query_key, str(exc)) from None
-        connection.close()
         return ToolResult.success(data, table=table, duration_ms=_ms(started))
 
 
