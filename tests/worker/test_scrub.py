@@ -114,6 +114,13 @@ def test_long_values_look_secret_exactly_like_short_ones(value: str, secret: boo
     assert (Scrubber().value(value) == REDACTED) is secret
 
 
+def test_a_long_string_that_appears_twice_is_scrubbed_in_both_places() -> None:
+    text = _PAD + "Authorization: Bearer abcdefghijkl" + _PAD
+    data = {"body": text, "data": text, "rows": [text, "ghp_abcdefghijklmnop" + _PAD]}  # the same object, thrice
+    expected = _PAD + f"Authorization: {REDACTED}" + _PAD
+    assert Scrubber().value(data) == {"body": expected, "data": expected, "rows": [expected, REDACTED]}
+
+
 def test_known_secrets_are_cut_out_of_long_text_too() -> None:
     scrubber = Scrubber(["s3cr3t-value", "s3cr3t"])
     assert scrubber.text(_PAD + "s3cr3t-value and s3cr3t" + _PAD) == f"{_PAD}{REDACTED} and {REDACTED}{_PAD}"

@@ -195,10 +195,20 @@ class Scrubber:
 
     def value(self, value: JSONValue) -> JSONValue:
         """Scrub a JSON value recursively (a new value; the input is not modified)."""
+        return self._value(value, {})
+
+    def _value(self, value: JSONValue, done: dict[int, str]) -> JSONValue:
+        # `done` maps long strings already scrubbed in this value by identity: the same string object often
+        # sits in a result twice (the http tool's `body` and `data`), and every one is alive until we return.
         if isinstance(value, str):
-            return REDACTED if looks_secret(value) else self.text(value)
+            if len(value) < _FINDER_MIN_LENGTH:
+                return REDACTED if looks_secret(value) else self.text(value)
+            scrubbed = done.get(id(value))
+            if scrubbed is None:
+                scrubbed = done[id(value)] = REDACTED if looks_secret(value) else self.text(value)
+            return scrubbed
         if isinstance(value, dict):
-            return {k: REDACTED if is_sensitive_key(k) else self.value(v) for k, v in value.items()}
+            return {k: REDACTED if is_sensitive_key(k) else self._value(v, done) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.value(v) for v in value]
+            return [self._value(v, done) for v in value]
         return value

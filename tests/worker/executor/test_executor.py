@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -126,6 +127,24 @@ async def test_a_result_over_the_budget_goes_to_the_result_store(
         stored = await http.get(f"{standin.url}/api/result/resolve", params={"ref": reference["ref"]})
     assert stored.json() == BIG
     assert client.metrics.registry.get_sample_value("noetl_worker_result_store_put_bytes_total") > INLINE_BUDGET_BYTES
+
+
+async def test_a_large_text_result_is_stored_scrubbed(
+    admin: StandinAdmin, client: ControlPlaneClient, standin: StandinProcess
+) -> None:
+    """The JSON made (once, in a thread) for the result store is the scrubbed one, byte for byte."""
+    text = "é" * 60_000 + " key-1234567890 Authorization: Bearer abcdefghijkl " + "x" * 60_000
+    command = await claim(admin, client, standin, "echo", {"data": {"status": 200, "body": text, "n": 1.5}})
+    assert (await executor(client).execute(command, standin.url)).delivered
+    done = (await terminal_events(admin, command.execution_id))["call.done"]["payload"]
+    scrubbed = "é" * 60_000 + " [REDACTED] Authorization: [REDACTED] " + "x" * 60_000
+    assert "context" not in done["result"]  # the long text makes the scalar summary too big to keep
+    async with httpx.AsyncClient() as http:
+        stored = await http.get(f"{standin.url}/api/result/resolve", params={"ref": done["response"]["ref"]})
+    assert stored.json() == {"status": 200, "body": scrubbed, "n": 1.5}
+    assert done["response"]["meta"]["bytes"] == len(
+        json.dumps(stored.json(), separators=(",", ":"), ensure_ascii=False).encode()
+    )
 
 
 async def test_a_large_table_is_stored_as_arrow_ipc(

@@ -10,6 +10,7 @@ from noetl_worker.executor.results import (
     ARROW_MEDIA_TYPE,
     INLINE_BUDGET_BYTES,
     ResultTooLargeError,
+    encode_json,
     is_bulky,
     json_size,
     scalar_summary,
@@ -24,12 +25,14 @@ pytestmark = pytest.mark.unit
 class Store:
     def __init__(self, fail: bool = False) -> None:
         self.stored: list[JSONValue] = []
+        self.encoded: list[bytes | None] = []
         self.fail = fail
 
-    async def __call__(self, data: JSONValue) -> JSONObject:
+    async def __call__(self, data: JSONValue, encoded: bytes | None) -> JSONObject:
         if self.fail:
             raise OSError("result store unreachable")
         self.stored.append(data)
+        self.encoded.append(encoded)
         return {
             "ref": "noetl://execution/1/result/s/9",
             "store": "disk",
@@ -77,6 +80,27 @@ async def test_data_exactly_at_the_budget_stays_inline_and_one_byte_more_is_stor
     assert reference["kind"] == "result_ref"
     assert reference["ref"] == "noetl://execution/1/result/s/9"
     assert set(shaped.result) == {"status", "reference"}  # the 100 KiB scalar is too big for the context
+
+
+async def test_json_made_before_shaping_is_measured_and_stored_as_is() -> None:
+    store = Store()
+    small = {"value": 14}
+    assert (await shape_result(small, "COMPLETED", store, encoded=encode_json(small))).response == small
+    assert store.stored == []
+    big = {"text": "é" * INLINE_BUDGET_BYTES, "n": 1}
+    encoded = encode_json(big)
+    shaped = await shape_result(big, "COMPLETED", store, encoded=encoded)
+    assert (store.stored, store.encoded) == ([big], [encoded])
+    reference = shaped.result["reference"]
+    assert isinstance(reference, dict)
+    assert reference["meta"] == {**reference["meta"], "bytes": 7}  # the store's own count wins when it has one
+    assert "context" not in shaped.result  # {"text": <over the budget>, "n": 1} does not fit
+
+
+def test_json_for_the_store_is_compact_utf8_and_refuses_nan() -> None:
+    assert encode_json({"a": ["é", 1]}) == '{"a":["é",1]}'.encode()
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        encode_json({"x": float("nan")})
 
 
 async def test_a_result_too_large_to_store_fails_instead_of_being_truncated() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import time
 import uuid
@@ -39,6 +40,7 @@ __all__ = [
     "ClaimStatus",
     "ControlPlaneClient",
     "ControlPlaneError",
+    "EncodedJSON",
 ]
 
 log = logging.getLogger("noetl_worker.control_plane")
@@ -59,6 +61,21 @@ class ControlPlaneError(OSError):
         super().__init__(message)
         self.status = status
         self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedJSON:
+    """A JSON value already serialised (compact UTF-8), sent as is: a large result is encoded only once, in
+    the thread where it was scrubbed and measured, instead of again on the event loop."""
+
+    content: bytes
+
+
+def _put_result_body(name: str, data: EncodedJSON) -> bytes:
+    envelope = ResultPutRequest(name=name, data=None, source_step=name).model_dump(mode="json", exclude_none=True)
+    envelope.pop("data", None)
+    head = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"".join((head[:-1], b',"data":', data.content, b"}"))  # the envelope is a non-empty object
 
 
 class ClaimStatus(enum.Enum):
@@ -267,6 +284,7 @@ class ControlPlaneClient:
         deadline: float,
         what: str,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         fallthrough: tuple[int, ...] = (),
         logger: Logger | None = None,
@@ -277,7 +295,7 @@ class ControlPlaneClient:
         while True:
             retry_after: float | None = None
             try:
-                response = await self.http.request(method, url, json=json, headers=headers)
+                response = await self.http.request(method, url, json=json, content=content, headers=headers)
             except httpx.RequestError as exc:
                 problem = f"{what}: control plane unreachable ({type(exc).__name__}: {exc})"
                 status: int | None = None
@@ -311,14 +329,23 @@ class ControlPlaneClient:
             deadline=deadline, what="set variables",
         )  # fmt: skip
 
-    async def put_result(self, server_url: str, execution_id: int, name: str, data: JSONValue) -> JSONObject:
-        body = ResultPutRequest(name=name, data=data, source_step=name).model_dump(mode="json", exclude_none=True)
+    async def put_result(
+        self, server_url: str, execution_id: int, name: str, data: JSONValue | EncodedJSON
+    ) -> JSONObject:
+        url = api_url(server_url, f"result/{execution_id}")
+        deadline = time.monotonic() + 30.0
         started = time.perf_counter()
         try:
-            response = await self._send(
-                "PUT", api_url(server_url, f"result/{execution_id}"), json=body,
-                deadline=time.monotonic() + 30.0, what="put result",
-            )  # fmt: skip
+            if isinstance(data, EncodedJSON):
+                response = await self._send(
+                    "PUT", url, content=_put_result_body(name, data), headers={"Content-Type": "application/json"},
+                    deadline=deadline, what="put result",
+                )  # fmt: skip
+            else:
+                body = ResultPutRequest(name=name, data=data, source_step=name).model_dump(
+                    mode="json", exclude_none=True
+                )
+                response = await self._send("PUT", url, json=body, deadline=deadline, what="put result")
         except ControlPlaneError:
             self.metrics.result_store_put_errors.inc()
             raise
@@ -405,7 +432,7 @@ class BoundControlPlane:
     async def resolve_result(self, ref: str) -> JSONValue:
         return await self.client.resolve_result(self.server_url, ref)
 
-    async def put_result(self, execution_id: int, name: str, data: JSONValue) -> JSONObject:
+    async def put_result(self, execution_id: int, name: str, data: JSONValue | EncodedJSON) -> JSONObject:
         return await self.client.put_result(self.server_url, execution_id, name, data)
 
     async def get_credential(self, name: str, execution_id: int | None = None) -> JSONObject | None:

@@ -18,11 +18,11 @@ from typing import Any
 
 from noetl_wire.commands import ClaimedCommand
 
-from noetl_worker.control_plane.client import ControlPlaneClient, ControlPlaneError
+from noetl_worker.control_plane.client import ControlPlaneClient, ControlPlaneError, EncodedJSON
 from noetl_worker.executor.cases import evaluate_cases
 from noetl_worker.executor.command import CommandIdentity, PreparedCommand, identity_of, prepare_command
 from noetl_worker.executor.lifecycle import failure_batch, started_batch, success_batch
-from noetl_worker.executor.results import ShapedResult, is_bulky, json_size, shape_result
+from noetl_worker.executor.results import ShapedResult, encode_json, is_bulky, shape_result
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.log import CommandLogger, command_logger
 from noetl_worker.runtime.metrics import WorkerMetrics
@@ -100,17 +100,17 @@ class CommandExecutor:
         if not verdict.ok:
             self.metrics.dispatch_errors.labels(tool_kind=ident.kind).inc()
 
-        data, size = await _scrub_and_measure(scrubber, verdict.data)
-        bound = self.client.bound(server_url)
+        data, encoded = await _scrub_and_encode(scrubber, verdict.data)
 
-        async def store(value: JSONValue) -> JSONObject:
-            return await bound.put_result(ident.execution_id, ident.step, value)
+        async def store(value: JSONValue, encoded: bytes | None) -> JSONObject:
+            body = value if encoded is None else EncodedJSON(encoded)
+            return await self.client.put_result(server_url, ident.execution_id, ident.step, body)
 
         error = scrubber.text(verdict.error) if verdict.error is not None else None
         shaped: ShapedResult
         try:
             status = "COMPLETED" if verdict.ok else "FAILED"
-            shaped = await shape_result(data, status, store, table=verdict.table, size=size)
+            shaped = await shape_result(data, status, store, table=verdict.table, encoded=encoded)
         except Exception as exc:
             error = scrubber.text(str(exc))
             verdict = _Verdict(False, None, error)
@@ -243,14 +243,18 @@ class CommandExecutor:
         return _Verdict(True, result.data, table=result.table)
 
 
-async def _scrub_and_measure(scrubber: Scrubber, data: JSONValue) -> tuple[JSONValue, int | None]:
-    """Scrub the tool's data; a bulky result is scrubbed and measured in a thread so the loop keeps serving."""
+async def _scrub_and_encode(scrubber: Scrubber, data: JSONValue) -> tuple[JSONValue, bytes | None]:
+    """Scrub the tool's data. A bulky result is scrubbed and serialised in a thread, so the loop keeps serving,
+    and the JSON made there is the one measured against the budget and sent to the result store."""
     if not is_bulky(data):
         return scrubber.value(data), None
 
-    def work() -> tuple[JSONValue, int | None]:
+    def work() -> tuple[JSONValue, bytes | None]:
         scrubbed = scrubber.value(data)
-        return scrubbed, json_size(scrubbed)
+        try:
+            return scrubbed, encode_json(scrubbed)
+        except ValueError:  # NaN or Infinity: no JSON for the store; shaping reports the failure
+            return scrubbed, None
 
     return await asyncio.to_thread(work)
 

@@ -30,6 +30,7 @@ __all__ = [
     "ResultTooLargeError",
     "ShapedResult",
     "arrow_envelope",
+    "encode_json",
     "is_bulky",
     "json_size",
     "scalar_summary",
@@ -40,7 +41,8 @@ __all__ = [
 INLINE_BUDGET_BYTES = 100 * 1024
 ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
-Store = Callable[[JSONValue], Awaitable[JSONObject]]
+Store = Callable[[JSONValue, bytes | None], Awaitable[JSONObject]]
+"""``(data, encoded)``: store ``data``; ``encoded`` is its compact JSON when already made (send that as is)."""
 
 
 class ResultTooLargeError(RuntimeError):
@@ -55,6 +57,19 @@ class ShapedResult:
 
 def json_size(value: JSONValue) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def encode_json(value: JSONValue) -> bytes:
+    """The compact UTF-8 JSON the control plane receives (``json_size`` counts it); ``ValueError`` for NaN."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str).encode()
+
+
+def _fits(summary: JSONObject, budget: int) -> bool:
+    # Its strings alone may already be over the budget (each encodes to at least its length in bytes):
+    # then there is no need to serialise a multi-MiB summary only to find out, on the event loop.
+    if sum(len(v) for v in summary.values() if isinstance(v, str)) > budget:
+        return False
+    return json_size(summary) <= budget
 
 
 def _allowed_in_context(key: str) -> bool:
@@ -188,19 +203,19 @@ async def shape_result(
     *,
     budget: int = INLINE_BUDGET_BYTES,
     table: Any = None,
-    size: int | None = None,
+    encoded: bytes | None = None,
 ) -> ShapedResult:
     """Shape already-scrubbed ``data`` for ``call.done``/``call.error`` (``status`` COMPLETED or FAILED).
 
     ``table`` is the tool's optional ``pyarrow.Table`` of the same result (used only over the budget);
-    ``size`` is the compact JSON size when the caller already measured it (off the event loop).
+    ``encoded`` is ``encode_json(data)`` when the caller already made it (off the event loop): it gives the
+    size, and it is what goes to the store, so a large result is serialised once.
     """
     result: JSONObject = {"status": status}
     summary = scalar_summary(data)
-    if summary is not None and json_size(summary) <= budget:
+    if summary is not None and _fits(summary, budget):
         result["context"] = summary
-    if size is None:
-        size = json_size(data)
+    size = len(encoded) if encoded is not None else json_size(data)
     if size <= budget:
         return ShapedResult(data, result)
     tabular = tabular_rows(data) if table is None else None
@@ -211,7 +226,7 @@ async def shape_result(
     elif tabular is not None:
         envelope = await asyncio.to_thread(arrow_envelope, columns=tabular[0], rows=tabular[1])
     try:
-        stored = await store(data if envelope is None else envelope)
+        stored = await store(data, encoded) if envelope is None else await store(envelope, None)
     except Exception as exc:
         raise ResultTooLargeError(
             f"result of {size} bytes exceeds the inline budget of {budget} bytes and could not be stored: {exc}"
