@@ -66,6 +66,9 @@ API_CALLS: frozenset[ApiCall] = frozenset(
     }
 )
 
+#: Concurrent requests of the operator's own client (kopf has its session; see handlers.KOPF_CONNECTIONS).
+CONNECTIONS = 8
+
 # apiVersion/kind -> (group, version, plural) for the kinds the operator writes.
 _KINDS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("apps/v1", "Deployment"): ("apps", "v1", "deployments"),
@@ -112,7 +115,7 @@ class KubeClient:
 
     def __init__(self, connection: KubeConnection, *, timeout: float = 30.0, discovery_ttl: float = 0.0) -> None:
         self._connection = connection
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         # Discovery answers change only when a CRD is (un)installed: with 200 pools, asking once per pool
         # and resync would be most of the operator's idle requests.
@@ -136,11 +139,7 @@ class KubeClient:
     def _http(self) -> aiohttp.ClientSession:
         # Created lazily so the client can be built outside a running event loop.
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._connection.headers(),
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context()),
-            )
+            self._session = self._connection.open_session(connections=CONNECTIONS, timeout=self._timeout)
         return self._session
 
     async def _call(
