@@ -13,8 +13,9 @@ import uvicorn
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.natsserver import free_port
 from noetl_wire.events import BatchEvent
-from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient, ControlPlaneError
+from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient, ControlPlaneError, EncodedJSON
 from noetl_worker.control_plane.retry import Backoff
+from noetl_worker.executor.results import encode_json
 from noetl_worker.runtime.metrics import WorkerMetrics
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -192,3 +193,15 @@ async def test_without_a_batch_route_events_go_one_by_one() -> None:
     assert first["payload"] == {"command_id": 5}
     assert isinstance(first["event_id"], int)  # a snowflake the worker minted
     assert first["event_id"] < received[2]["event_id"]
+
+
+async def test_a_result_already_encoded_is_stored_as_it_was_sent(admin: StandinAdmin, standin: StandinProcess) -> None:
+    """A large result is encoded once, in a thread; the client splices those bytes into the request."""
+    execution_id, _ = await one_command(admin)
+    client = client_for(standin.url)
+    data = {"text": 'é "quoted" \\ back', "rows": [1, None, 2.5]}
+    try:
+        stored = await client.put_result(standin.url, execution_id, 'step "s"', EncodedJSON(encode_json(data)))
+        assert await client.resolve_result(standin.url, str(stored["ref"])) == data
+    finally:
+        await client.aclose()

@@ -102,8 +102,8 @@ class CommandExecutor:
 
         data, encoded = await _scrub_and_encode(scrubber, verdict.data)
 
-        async def store(value: JSONValue, encoded: bytes | None) -> JSONObject:
-            body = value if encoded is None else EncodedJSON(encoded)
+        async def store(value: JSONValue, value_json: bytes | None) -> JSONObject:
+            body = value if value_json is None else EncodedJSON(value_json)
             return await self.client.put_result(server_url, ident.execution_id, ident.step, body)
 
         error = scrubber.text(verdict.error) if verdict.error is not None else None
