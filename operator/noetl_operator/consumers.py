@@ -12,6 +12,7 @@ a connection of its own.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -133,13 +134,21 @@ async def _session(access: NatsAccess, connections: NatsConnections | None) -> A
 
 
 async def reconcile_consumer(
-    pool: NoetlWorkerPool, access: NatsAccess, connections: NatsConnections | None = None
+    pool: NoetlWorkerPool,
+    access: NatsAccess,
+    connections: NatsConnections | None = None,
+    *,
+    verify_streams: bool = True,
 ) -> ConsumerReport:
-    """Ensure (managed) or observe the durable; never raises for NATS or JetStream failures."""
+    """Ensure (managed) or observe the durable; never raises for NATS or JetStream failures.
+
+    ``verify_streams=False`` is the cheap periodic check of a managed durable: when the durable exists as
+    specified, the command stream and the dead-letter stream are not re-checked (one request, not three).
+    """
     try:
         async with _session(access, connections) as client:
             if pool.spec.consumer.management is ConsumerManagement.MANAGED:
-                return await _managed(client, pool)
+                return await _managed(client, pool, verify_streams=verify_streams)
             return await _observed(client, pool)
     except _Unreachable as unreachable:
         return unreachable.report
@@ -182,9 +191,15 @@ async def _observed(client: Client, pool: NoetlWorkerPool) -> ConsumerReport:
     return _lag(ConsumerReport(True, "Observed", "durable exists with the expected filter subject"), info)
 
 
-async def _managed(client: Client, pool: NoetlWorkerPool) -> ConsumerReport:
+async def _managed(client: Client, pool: NoetlWorkerPool, *, verify_streams: bool) -> ConsumerReport:
     spec = pool.spec
     js = client.jetstream()
+    if not verify_streams:
+        # One request when all is well; anything else takes the full path below.
+        with contextlib.suppress(NotFoundError):
+            current = await js.consumer_info(spec.nats.stream, spec.consumer.durable_name)
+            if not _drift(current.config, desired_config(pool)):
+                return _lag(ConsumerReport(True, "InSync", "durable matches the spec"), current)
     if not await _stream_exists(client, spec.nats.stream):
         return ConsumerReport(
             False,

@@ -180,14 +180,19 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
                 logger.warning(f"resync of the pool failed, retrying in {resync:g} s: {error}")
 
     @kopf.on.event("apps", "v1", "deployments", registry=registry, labels={"app.kubernetes.io/managed-by": MANAGED_BY})
-    def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    async def deployment_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
         """Wake the owning pool when its Deployment changed in a way its status (or drift repair) cares about."""
+        # Async, not sync: kopf runs sync handlers in threads, and the wake event belongs to the loop.
         runtime = cast("_Runtime | None", memo.get("runtime"))
         owner = _owning_pool_uid(body)
         if runtime is None or owner is None:
             return
         state = runtime.pools.known(owner)
-        if state is not None and deployment_fingerprint(body) != state.applied.deployment_seen:
+        if state is None:
+            return
+        deleted = type == "DELETED"
+        state.applied.remember_deployment(None if deleted else body)
+        if deleted or deployment_fingerprint(body) != state.applied.deployment_seen:
             state.wake.set()
 
     @kopf.on.delete(API_GROUP, API_VERSION, PLURAL, registry=registry)

@@ -41,6 +41,13 @@ from noetl_operator.tracker import AppliedChildren, deployment_fingerprint, mani
 
 __all__ = ["reconcile"]
 
+# Light resyncs between two deep ones. A light resync trusts the watched Deployment and the durable alone; a
+# deep one reads every child back (drift of the Service, PDB, ServiceAccount) and re-checks the streams.
+LIGHT_RESYNCS_PER_DEEP = 9
+
+# Children whose status the pool's status does not use: between deep resyncs they are not read back.
+_TRUSTED_BETWEEN_DEEP_RESYNCS = {"Service", "ServiceAccount", "PodDisruptionBudget"}
+
 # Consumer reasons that will not fix themselves (the others clear once the stream or NATS is back).
 _CONSUMER_PROBLEMS = {"UpdateRejected", "FilterMismatch", "DeadLetterStreamRejected"}
 
@@ -97,7 +104,8 @@ async def reconcile(
     if memory is not None:
         memory.deployment_seen = deployment_fingerprint(deployment)
     if secrets.nats_access is not None:
-        consumer = await reconcile_consumer(pool, secrets.nats_access, connections)
+        light = memory is not None and memory.light_resyncs_left < LIGHT_RESYNCS_PER_DEEP
+        consumer = await reconcile_consumer(pool, secrets.nats_access, connections, verify_streams=not light)
     else:
         consumer = ConsumerReport(
             False, "SecretsMissing", "the pool's NATS credentials or TLS Secret is missing (see SecretsResolved)"
@@ -158,6 +166,8 @@ async def _apply(
     name = deployment_name(pool)
     digest = manifests_digest(children.present(), keda_installed)
     settled = memory.digest == digest
+    deep = not settled or memory.light_resyncs_left <= 0
+    memory.light_resyncs_left = LIGHT_RESYNCS_PER_DEEP if deep else memory.light_resyncs_left - 1
     # Forget the digest until this apply has succeeded: a failure half-way must not look like success.
     memory.digest = None
     changed: list[str] = []
@@ -165,6 +175,12 @@ async def _apply(
     async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
         key = f"{manifest['kind']}/{manifest['metadata']['name']}"
         if settled and key in memory.versions:
+            watched = memory.deployment if manifest["kind"] == "Deployment" else None
+            # A deep resync reads even the Deployment: it is also the backstop for a missed watch event.
+            if watched is not None and not deep and version_of(watched) == memory.versions[key]:
+                return watched
+            if not deep and manifest["kind"] in _TRUSTED_BETWEEN_DEEP_RESYNCS:
+                return manifest
             current = await kube.get(manifest["apiVersion"], manifest["kind"], namespace, manifest["metadata"]["name"])
             if current is not None and version_of(current) == memory.versions[key]:
                 return current

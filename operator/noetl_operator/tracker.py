@@ -41,6 +41,22 @@ class AppliedChildren:
     versions: dict[str, object] = field(default_factory=dict)
     #: :func:`deployment_fingerprint` of the Deployment the last status was computed from.
     deployment_seen: str | None = None
+    #: The Deployment as the watch last delivered it (trimmed), so a resync need not read it again.
+    deployment: dict[str, Any] | None = None
+    #: Resyncs left before the next deep one (every child read back, the consumer's streams re-checked).
+    light_resyncs_left: int = 0
+
+    def remember_deployment(self, deployment: Mapping[str, Any] | None) -> None:
+        """Keep what status and drift checks need of a watched Deployment (not its managedFields etc.)."""
+        if deployment is None:
+            self.deployment = None
+            return
+        metadata = deployment.get("metadata") or {}
+        kept = ("name", "namespace", "uid", "generation", "resourceVersion", "ownerReferences")
+        self.deployment = {
+            "metadata": {key: metadata[key] for key in kept if key in metadata},
+            "status": dict(deployment.get("status") or {}),
+        }
 
 
 @dataclass

@@ -128,14 +128,15 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
             assert response.status < 300
         await eventually(lambda: exists(kmock, *deployment), "the Deployment")
 
-        # As the API server does for a spec change, the hand edit moves the generation (kmock does not).
+        # A hand edit through the API (so watchers see it); as the API server does for a spec change, it moves
+        # the generation (kmock does not by itself).
         generation = int(kmock.objects[deployment].raw["metadata"].get("generation", 1))
-        kmock.objects[deployment].patch(
-            {
-                "metadata": {"generation": generation + 1},
-                "spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "x:9"}]}}},
-            }
-        )
+        edit = {
+            "metadata": {"generation": generation + 1},
+            "spec": {"template": {"spec": {"containers": [{"name": "worker", "image": "x:9"}]}}},
+        }
+        async with kmock.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/noetl-worker-drift", json=edit) as response:
+            assert response.status < 300
         for index in range(3):
             await js.publish(f"{stream.lower()}.shared.{index}", b"{}")
 
