@@ -80,7 +80,11 @@ class KubeConnection:
 
 
 def load_connection(
-    kubeconfig: str | None = None, context: str | None = None, *, environ: Mapping[str, str] | None = None
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    in_cluster_account: Path = IN_CLUSTER_ACCOUNT,
 ) -> KubeConnection:
     """The in-cluster account when running in a pod (and no file or context was asked for), else a kubeconfig.
 
@@ -89,7 +93,7 @@ def load_connection(
     """
     env = os.environ if environ is None else environ
     if kubeconfig is None and context is None and env.get("KUBERNETES_SERVICE_HOST"):
-        return _in_cluster(env)
+        return _in_cluster(env, in_cluster_account)
     path = Path(kubeconfig or (env.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config")).expanduser()
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -100,16 +104,16 @@ def load_connection(
     return _from_kubeconfig(document, path, context)
 
 
-def _in_cluster(env: Mapping[str, str]) -> KubeConnection:
+def _in_cluster(env: Mapping[str, str], account: Path) -> KubeConnection:
     host, port = env["KUBERNETES_SERVICE_HOST"], env.get("KUBERNETES_SERVICE_PORT", "443")
-    token_path = IN_CLUSTER_ACCOUNT / "token"
+    token_path = account / "token"
     try:
         token = token_path.read_text(encoding="utf-8").strip()
     except OSError as error:
         raise KubeConfigError(f"in-cluster: cannot read the ServiceAccount token {token_path}: {error}") from None
     # IPv6 service addresses need brackets in a URL.
     server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-    ca = IN_CLUSTER_ACCOUNT / "ca.crt"
+    ca = account / "ca.crt"
     return KubeConnection(server=server, token=token, ca_path=str(ca) if ca.exists() else None)
 
 

@@ -184,9 +184,13 @@ async def _apply(
             current = await kube.get(manifest["apiVersion"], manifest["kind"], namespace, manifest["metadata"]["name"])
             if current is not None and version_of(current) == memory.versions[key]:
                 return current
+            # The spec generation moved since the operator's own apply: someone else changed the child.
+            drifted = current is not None and "generation" in (current.get("metadata") or {})
+        else:
+            drifted = False
         applied = await kube.apply_owned(manifest)
         memory.versions[key] = version_of(applied.obj)
-        if applied.changed:
+        if applied.changed or drifted:
             changed.append(key)
         return applied.obj
 

@@ -1,37 +1,13 @@
-"""The client layer: credentials from a kubeconfig, and the API server's own error messages."""
+"""The client layer: the API server's own error messages, ownership checks, discovery (credentials: test_kubeconfig)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import yaml
-from noetl_operator.kube import KubeApiError, KubeClient, KubeConnection, load_connection
+from noetl_operator.kube import KubeApiError, KubeClient, KubeConnection
 
 from tests.operator.kmockapi import ApplyingEmulator, declare_cluster
-
-
-@pytest.mark.unit
-def test_token_and_ca_come_from_the_kubeconfig(tmp_path: Path) -> None:
-    ca = tmp_path / "ca.crt"
-    ca.write_text("not parsed here", encoding="utf-8")
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1:6443/", "certificate-authority": str(ca)}}],
-        "users": [{"name": "u", "user": {"token": "secret-token"}}],
-        "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "ctx",
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    connection = load_connection(str(path))
-    assert connection.server == "https://10.0.0.1:6443"
-    assert connection.token == "secret-token"
-    assert connection.ca_path == str(ca)
-    assert connection.headers() == {"Authorization": "Bearer secret-token"}
-    assert connection.insecure is False
 
 
 @pytest.mark.unit

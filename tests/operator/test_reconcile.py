@@ -16,6 +16,7 @@ import pytest
 from kmock import method, resource
 from noetl_operator.kube import KubeClient, KubeConnection
 from noetl_operator.reconcile import reconcile
+from noetl_operator.tracker import AppliedChildren
 
 from tests.operator.conftest import nats_connect
 from tests.operator.kmockapi import KEDA_RESOURCE, ApplyingEmulator, declare_cluster, exists
@@ -298,3 +299,53 @@ async def test_an_object_of_the_same_name_owned_by_someone_else_is_never_taken_o
         in state["Ready"]["message"]
     )
     assert stored(kmock, DEPLOYMENTS, "noetl-worker-shared") == foreign
+
+
+async def test_with_memory_an_unchanged_pool_is_only_read(
+    kmock: ApplyingEmulator, kube: KubeClient, pool: dict[str, Any]
+) -> None:
+    memory = AppliedChildren()
+    pool["status"] = await reconcile(pool, kube, memory=memory)
+    pool["status"] = await reconcile(pool, kube, memory=memory)  # the consumer goes from Created to InSync
+    applied = len(kmock)
+    again = await reconcile(pool, kube, memory=memory)
+
+    later = list(kmock)[applied:]
+    assert later, "the resync read the children"
+    assert [request for request in later if request.method != method.GET] == []
+    assert again == pool["status"], "nothing changed, so the status is the same (a write would be a wasted one)"
+
+
+async def test_with_memory_a_spec_change_is_applied(
+    kmock: ApplyingEmulator, kube: KubeClient, pool: dict[str, Any]
+) -> None:
+    memory = AppliedChildren()
+    await reconcile(pool, kube, memory=memory)
+    pool["metadata"]["generation"] = 2
+    pool["spec"]["maxConcurrent"] = 7
+    await reconcile(pool, kube, memory=memory)
+    container = stored(kmock, DEPLOYMENTS, "noetl-worker-shared")["spec"]["template"]["spec"]["containers"][0]
+    assert {entry["name"]: entry.get("value") for entry in container["env"]}["WORKER_MAX_CONCURRENT"] == "7"
+
+
+async def test_with_memory_drift_is_still_repaired_and_reported(
+    kmock: ApplyingEmulator, kube: KubeClient, pool: dict[str, Any]
+) -> None:
+    memory = AppliedChildren()
+    pool["status"] = await reconcile(pool, kube, memory=memory)
+    # A hand edit: the API server moves the generation of a changed spec (the emulator needs telling).
+    kmock.objects[DEPLOYMENTS, NS, "noetl-worker-shared"].patch(
+        {"metadata": {"generation": 7}, "spec": {"template": {"spec": {"containers": [{"name": "w", "image": "x:1"}]}}}}
+    )
+    repaired: list[list[str]] = []
+    await reconcile(pool, kube, memory=memory, on_drift=repaired.append)
+    container = stored(kmock, DEPLOYMENTS, "noetl-worker-shared")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/noetl/noetl-workerpool-worker:0.1.0"
+    assert repaired == [["Deployment/noetl-worker-shared"]]
+
+
+async def test_an_unchanged_lag_keeps_its_time_stamp(kube: KubeClient, pool: dict[str, Any]) -> None:
+    first = await reconcile(pool, kube)
+    pool["status"] = {**first, "lag": {**first["lag"], "checkedAt": "2020-01-01T00:00:00Z"}}
+    second = await reconcile(pool, kube)
+    assert second["lag"]["checkedAt"] == "2020-01-01T00:00:00Z"
