@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -151,6 +153,63 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
         await eventually(lambda: lag() == 3, "the timer to refresh the lag")
     finally:
         await client.close()
+
+
+async def test_an_idle_operator_only_reads_and_shares_one_nats_connection(
+    kmock: ApplyingEmulator, operator: None, nats_server: NatsServer
+) -> None:
+    stream = f"HANDLERS_{next(_counter)}"
+    client = await nats_connect(nats_server.url)
+    await client.jetstream().add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    await client.close()
+    names = ("idle-a", "idle-b")
+    try:
+        for name in names:
+            pool = {
+                "apiVersion": "noetl.io/v1alpha1",
+                "kind": "NoetlWorkerPool",
+                "metadata": {
+                    "name": name,
+                    "namespace": NS,
+                    "uid": f"uid-{name}",
+                    "generation": 1,
+                    "resourceVersion": "1",
+                },
+                "spec": {
+                    "image": {"tag": "0.1.0"},
+                    "nats": {"url": nats_server.url, "stream": stream, "subject": stream.lower()},
+                    "consumer": {
+                        "durableName": name.replace("-", "_"),
+                        "management": "managed",
+                        "preventDelete": False,
+                    },
+                },
+            }
+            async with kmock.post(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools", json=pool) as response:
+                assert response.status < 300
+
+        def consumer_reason(name: str) -> str | None:
+            status = kmock.objects[(POOL_RESOURCE, NS, name)].raw.get("status") or {}
+            found = [c for c in status.get("conditions", []) if c["type"] == "ConsumerReady"]
+            return found[0]["reason"] if found else None
+
+        # Settled: the second reconciliation sees the durable it created as in sync.
+        await eventually(lambda: all(consumer_reason(name) == "InSync" for name in names), "both pools settled")
+        seen = len(kmock)
+        await asyncio.sleep(3.5)  # three resync periods of the fixture's operator
+        later = list(kmock)[seen:]
+
+        assert any(request.method.value == "GET" for request in later), "the resyncs ran"
+        writes = [f"{request.method.value} {request.url.path}" for request in later if request.method.value != "GET"]
+        assert writes == [], "an unchanged pool is neither re-applied nor its status rewritten"
+        with urllib.request.urlopen(f"{nats_server.monitor_url}/connz?limit=1024", timeout=5) as response:
+            connz = json.load(response)
+        ours = [conn for conn in connz.get("connections", []) if conn.get("name") == "noetl-operator"]
+        assert len(ours) == 1, "both pools' checks share one connection to their server"
+    finally:
+        for name in names:
+            async with kmock.delete(f"/apis/noetl.io/v1alpha1/namespaces/{NS}/noetlworkerpools/{name}"):
+                pass
 
 
 @pytest.mark.kmock(cls=ApplyingEmulator)

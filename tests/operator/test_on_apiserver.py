@@ -329,6 +329,42 @@ async def test_scaler_ready_mirrors_a_real_keda_on_the_pools_consumer(
                 await asyncio.wait_for(task, timeout=15)
 
 
+async def test_a_pool_turns_ready_when_its_deployment_does_not_at_the_next_resync(
+    cluster: EnvtestCluster, namespace: str, nats_server: NatsServer
+) -> None:
+    stream = f"PROMPT_{uuid.uuid4().hex[:8]}"
+    client = await nats_connect(nats_server.url)
+    await client.jetstream().add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    await client.close()
+    pool = _broken({"autoscaling": {"enabled": False}, "replicas": 0})  # Available without any node
+    pool["metadata"]["name"] = "prompt"
+    pool["spec"]["nats"] = {"url": nats_server.url, "stream": stream, "subject": stream.lower()}
+    pool["spec"]["consumer"] = {"management": "managed", "preventDelete": False}
+    # A resync far beyond the test's patience: only the Deployment watch can make the pool Ready in time.
+    settings = OperatorSettings(standalone=True, kubeconfig=str(cluster.kubeconfig_path), resync_interval_seconds=600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(registry=build_registry(settings), namespaces=[namespace], standalone=True, stop_flag=stop)
+    )
+    try:
+        created = time.monotonic()
+        _create_pool(cluster, namespace, pool)
+        with cluster.api_client() as api:
+            custom = kubernetes.client.CustomObjectsApi(api)
+
+            def ready() -> bool:
+                body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "prompt")
+                conditions = (body.get("status") or {}).get("conditions", [])
+                return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+            await _eventually(ready, "Ready=True driven by the Deployment becoming Available", timeout=20)
+        assert time.monotonic() - created < 20
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+
+
 def test_standalone_run_needs_no_peering_crds() -> None:
     with start_envtest(_assets(), controller_manager=False) as bare:
         with bare.api_client() as api:
@@ -357,6 +393,9 @@ def test_standalone_run_needs_no_peering_crds() -> None:
                     assert process.poll() is None, process.communicate()[0]
                     assert time.monotonic() < deadline, "a standalone operator never reconciled"
                     time.sleep(0.2)
+                # Reconciled, not merely noticed: the children were applied.
+                deployment = kubernetes.client.AppsV1Api(api).read_namespaced_deployment("noetl-worker-solo", "solo")
+                assert deployment.metadata.owner_references[0].kind == "NoetlWorkerPool"
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=30)
