@@ -134,12 +134,6 @@ async def test_an_untrusted_server_certificate_is_a_clear_error_and_a_retry_not_
     assert "Traceback" not in worker.log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/control_plane/client.py (claim/post_batch via the pointer's server_url): the worker "
-    "attaches NOETL_API_TOKEN to whatever server_url a pointer names — another host, or plain http:// when "
-    "NOETL_SERVER_URL is https — so anyone who may publish on the command subject can harvest the token",
-)
 async def test_a_pointer_naming_another_server_never_receives_the_token(
     pki: Pki,
     proxy: TlsBearerProxy,

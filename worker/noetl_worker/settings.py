@@ -64,7 +64,15 @@ class WorkerSettings(BaseModel):
         "http://noetl.noetl.svc.cluster.local:8082",
     )
     api_token: SecretStr | None = _env(
-        "NOETL_API_TOKEN", "Bearer token sent as `Authorization: Bearer …` on every control-plane call. Secret."
+        "NOETL_API_TOKEN",
+        "Bearer token sent as `Authorization: Bearer …` on control-plane calls, but only to the origin "
+        "(scheme, host, port) of `NOETL_SERVER_URL` or of `NOETL_API_TOKEN_ORIGINS`, never to another "
+        "`server_url` a pointer names. Secret.",
+    )
+    api_token_origins: str | None = _env(
+        "NOETL_API_TOKEN_ORIGINS",
+        "Comma-separated extra control-plane base URLs that may receive `NOETL_API_TOKEN` (when the server "
+        "publishes a `server_url` spelled differently from `NOETL_SERVER_URL`).",
     )
     http_timeout: float = _env("WORKER_HTTP_TIMEOUT", "Control-plane HTTP timeout per request (seconds).", 30.0, gt=0)
 
@@ -251,6 +259,11 @@ class WorkerSettings(BaseModel):
     def metrics_host_port(self) -> tuple[str, int]:
         host, _, port = self.metrics_bind.rpartition(":")
         return host.strip("[]"), int(port)
+
+    def token_origins(self) -> list[str]:
+        """Base URLs whose origin may receive the API token: the server URL first, then the extras."""
+        extra = [u.strip() for u in (self.api_token_origins or "").split(",") if u.strip()]
+        return [self.server_url, *extra]
 
     def keychain_names(self) -> list[str]:
         return [n.strip() for n in (self.keychain_env_vars or "").split(",") if n.strip()]

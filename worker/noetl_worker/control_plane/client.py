@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +119,25 @@ def _describe(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {str(_detail(response))[:500]}"
 
 
+def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    return parsed.scheme, parsed.host, port
+
+
+class _OriginScopedBearer(httpx.Auth):
+    """``Authorization: Bearer`` only for requests to one of the trusted origins (scheme, host, port)."""
+
+    def __init__(self, token: str, trusted: Sequence[str]) -> None:
+        self._header = f"Bearer {token}"
+        self._trusted = frozenset(_origin(url) for url in trusted)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) in self._trusted:
+            request.headers["Authorization"] = self._header
+        yield request
+
+
 class ControlPlaneClient:
     """Async control-plane client. Create once per process; ``aclose()`` at shutdown."""
 
@@ -130,12 +149,15 @@ class ControlPlaneClient:
         metrics: WorkerMetrics,
         timeout: float = 30.0,
         token: str | None = None,
+        token_origins: Sequence[str] = (),
         locality: Mapping[str, str] | None = None,
         max_connections: int = 64,
         snowflakes: SnowflakeGenerator | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The token is scoped to trusted origins: per-command calls go to whatever server_url a pointer
+        # names, and anyone able to publish on the command subject must not be able to harvest it.
+        auth = _OriginScopedBearer(token, [server_url, *token_origins]) if token else None
         self.worker_id = worker_id
         self.server_url = server_url
         self.metrics = metrics
@@ -146,7 +168,7 @@ class ControlPlaneClient:
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers=headers,
+            auth=auth,
         )
 
     async def aclose(self) -> None:
