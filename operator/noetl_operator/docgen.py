@@ -123,7 +123,12 @@ def rbac_section() -> str:
         verbs[(call.group or "core", call.resource)].add(call.verb)
     rows = ["| API group | Resource | Verbs | Used by |", "|---|---|---|---|"]
     for (group, resource), granted in sorted(verbs.items()):
-        users = "kopf" if any(c.resource == resource for c in FRAMEWORK_API_CALLS) else "reconciler (`kube.py`)"
+        by = [
+            user
+            for user, calls in (("kopf", FRAMEWORK_API_CALLS), ("reconciler (`kube.py`)", API_CALLS))
+            if any(call.resource == resource and (call.group or "core") == group for call in calls)
+        ]
+        users = ", ".join(by)
         rows.append(f"| `{group}` | `{resource}` | {', '.join(sorted(granted))} | {users} |")
     return "\n".join(rows)
 

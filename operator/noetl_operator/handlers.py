@@ -54,12 +54,11 @@ DELETE_RETRY_SECONDS = 10.0
 # default), a cold start of 200 pools opened ~300 TLS connections and ~40 MiB of buffers.
 KOPF_CONNECTIONS = 16
 
-# What kopf itself does with the API (watching pools, patching their status and finalizers, posting
-# events, peering between replicas, noticing CRDs appear); the RBAC test checks these too.
+# What kopf itself does with the API (watching pools and their Deployments, patching the pools' finalizers and
+# annotations, posting events, peering between replicas, noticing CRDs appear); the RBAC test checks these too.
 FRAMEWORK_API_CALLS: frozenset[ApiCall] = frozenset(
     {
         *(ApiCall(API_GROUP, PLURAL, verb) for verb in ("list", "watch", "patch")),
-        ApiCall(API_GROUP, f"{PLURAL}/status", "patch"),
         # The pools' Deployments are watched, so a pool turns Ready when its Deployment does.
         *(ApiCall("apps", "deployments", verb) for verb in ("list", "watch")),
         ApiCall("", "events", "create"),

@@ -1,4 +1,4 @@
-"""The one Kubernetes client layer of the operator (kopf itself only watches and patches the pools).
+"""The one Kubernetes client layer of the operator (kopf itself only watches, and keeps its annotations).
 
 Every API call goes through :meth:`KubeClient._call`, which refuses any (group, resource, verb) missing
 from :data:`API_CALLS`; the RBAC test compares that registry with ``deploy/base/rbac.yaml``, so the
