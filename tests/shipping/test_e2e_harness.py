@@ -87,9 +87,9 @@ def cluster(envtest: EnvtestCluster) -> Iterator[Cluster]:
         kubernetes.client.CoreV1Api(api).create_namespace(
             kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
         )
-    settings = E2ESettings(kubeconfig=envtest.kubeconfig_path, namespace=namespace)
-    with connect(settings) as connected:
-        yield connected
+    settings = E2ESettings(backend="kubeconfig", kubeconfig=envtest.kubeconfig_path, namespace=namespace)
+    with connect(settings) as target:
+        yield target.cluster
 
 
 def test_pools_are_created_updated_read_and_deleted(cluster: Cluster) -> None:

@@ -16,13 +16,16 @@ pytestmark = pytest.mark.unit
 
 
 def test_an_unknown_backend_is_named_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"NOETL_E2E_BACKEND='podman' is not a known backend \(known: kubeconfig\)"):
+    known = r"\(known: auto, envtest, kubeconfig\)"
+    with pytest.raises(ValueError, match=rf"NOETL_E2E_BACKEND='podman' is not a known backend {known}"):
         connect(E2ESettings(backend="podman"))
 
 
 def test_the_suite_skips_in_one_line_without_a_cluster() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("NOETL_E2E_")}
     env.pop("CI", None)
+    # Only the kubeconfig backend: the default (auto) falls back to a local envtest stack instead of skipping.
+    env["NOETL_E2E_BACKEND"] = "kubeconfig"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "e2e/tests", "-q", "-rs", "-p", "no:cacheprovider"],
         check=False,

@@ -69,8 +69,10 @@ BUILDS = [
             "builder",
             "noetl-operator",
             "noetl_operator",
-            required=frozenset({"noetl-operator", "kopf", "kubernetes"}),
-            forbidden=frozenset({"duckdb", "asyncpg", "pyarrow", "noetl-worker", "noetl-standin", "pytest"}),
+            required=frozenset({"noetl-operator", "kopf", "aiohttp"}),
+            forbidden=frozenset(
+                {"duckdb", "asyncpg", "pyarrow", "kubernetes", "noetl-worker", "noetl-standin", "pytest"}
+            ),
         ),
         id="operator",
     ),
