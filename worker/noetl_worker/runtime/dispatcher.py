@@ -158,7 +158,15 @@ class Dispatcher:
                 "undecodable", dead_letter=f"command pointer field 'server_url' is not an http(s) URL: {server_url!r}"
             )
             return
-        outcome = await self.client.claim(server_url, key)
+        # Reserve the command before the claim: the server answers a same-worker re-claim with 200, so two
+        # copies of one pointer (a nak redelivery and a re-publication) arriving together would otherwise
+        # both be claimed and both run here.
+        self.running[key] = delivery.stream_seq
+        try:
+            outcome = await self.client.claim(server_url, key)
+        except BaseException:
+            self._release(key, delivery.stream_seq)
+            raise
         self.metrics.pull_duration.observe(time.perf_counter() - delivery.received_at)
         status = outcome.status
         if status is ClaimStatus.CLAIMED:
@@ -166,6 +174,7 @@ class Dispatcher:
             self.metrics.pulls.labels(outcome="claimed").inc()
             await self._run(delivery, key, server_url, outcome.command)
             return
+        self._release(key, delivery.stream_seq)
         if status is ClaimStatus.TERMINAL:
             self.metrics.pulls.labels(outcome="already_claimed").inc()
             self.recent.add(key)
@@ -209,6 +218,10 @@ class Dispatcher:
         reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
         log.error(f"claim can never succeed ({outcome.detail}); terminating the message", extra=fields)
         await delivery.term(reason, dead_letter=f"{reason}: {outcome.detail}")
+
+    def _release(self, key: int, stream_seq: int | None) -> None:
+        if self.running.get(key) == stream_seq:
+            del self.running[key]
 
     async def _run(self, delivery: Delivery, key: int, server_url: str, command: ClaimedCommand) -> None:
         self.running[key] = delivery.stream_seq
