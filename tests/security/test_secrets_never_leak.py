@@ -176,12 +176,6 @@ async def test_no_secret_reaches_events_logs_metrics_or_results(
     assert leaks(worker.log()) == [], "a secret reached the worker's log"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/tools/task_sequence.py:TaskSequenceTool.run: a credential resolved for one task's own "
-    "`auth` alias (resolve_auth per task) goes only into that task's sub-context, never into the command's "
-    "scrubber, so a task that echoes it leaks it into call.error / step.exit / command.failed",
-)
 async def test_a_credential_resolved_for_one_task_of_a_sequence_is_scrubbed_too(
     standin: StandinProcess, worker: WorkerProcess
 ) -> None:

@@ -166,6 +166,7 @@ class CommandExecutor:
         scrubber = self.scrubber
         bound = self.client.bound(server_url)
         prepared: PreparedCommand | None = None
+        discovered: list[str] = []  # secrets the tool resolved itself (task_sequence sub-task auth)
         try:
             prepared = await prepare_command(command, bound.resolve_result)
             tool = self.registry.get(prepared.kind)
@@ -190,6 +191,7 @@ class CommandExecutor:
                 control_plane=bound,
                 registry=self.registry,
                 logger=clog,
+                secret_sink=discovered.extend,
             )
             timeout = asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic()))
             try:
@@ -199,13 +201,13 @@ class CommandExecutor:
                 if not timeout.expired():
                     raise
                 text = f"Execution timed out after {self.command_timeout:g} seconds"
-                return _Verdict(False, {"status": "error", "error": text}, text), scrubber, clog
+                return _Verdict(False, {"status": "error", "error": text}, text), _with(scrubber, discovered), clog
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             text = _error_text(exc)
-            return _Verdict(False, {"status": "error", "error": text}, text), scrubber, clog
-        return await self._judge(result, prepared, ident, server_url), scrubber, clog
+            return _Verdict(False, {"status": "error", "error": text}, text), _with(scrubber, discovered), clog
+        return await self._judge(result, prepared, ident, server_url), _with(scrubber, discovered), clog
 
     async def _judge(
         self, result: ToolResult, prepared: PreparedCommand, ident: CommandIdentity, server_url: str
@@ -241,6 +243,10 @@ class CommandExecutor:
         except Exception as exc:
             return _Verdict(False, result.data, f"Case evaluation failed: {_error_text(exc)}")
         return _Verdict(True, result.data, table=result.table)
+
+
+def _with(scrubber: Scrubber, discovered: list[str]) -> Scrubber:
+    return scrubber.with_secrets(discovered) if discovered else scrubber
 
 
 async def _scrub_and_encode(scrubber: Scrubber, data: JSONValue) -> tuple[JSONValue, bytes | None]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import importlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -146,6 +146,14 @@ class ToolContext:
     control_plane: ControlPlaneAccess | None = None
     registry: ToolRegistry | None = None
     logger: logging.LoggerAdapter[Any] | None = None
+    # Tools that resolve credentials of their own (task_sequence's per-task ``auth``) report the secret
+    # values here, so the executor scrubs them from everything the command emits, like its own aliases.
+    secret_sink: Callable[[Iterable[str]], None] | None = None
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Make ``values`` secrets of this command: scrubbed from its events, results and logs."""
+        if self.secret_sink is not None:
+            self.secret_sink(values)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

@@ -220,6 +220,7 @@ class TaskSequenceTool:
                     task.config, control_plane=context.control_plane, execution_id=context.execution_id
                 )
                 if resolution.secrets:
+                    context.add_secrets(resolution.secrets.values())
                     sub_context = dataclasses.replace(sub_context, secrets={**context.secrets, **resolution.secrets})
                 result = await registry.get(task.kind).run(resolution.config, sub_context)
             except ToolConfigError as exc:
