@@ -23,13 +23,6 @@ WORKERS, SLOTS = 2, 4
 OUTAGE, RETRY_AFTER, WINDOW = 8.0, 1.0, 5.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="noetl_worker/runtime/dispatcher.py:Dispatcher._dispatch: a claim answered 503 naks that one message "
-    "with the Retry-After delay and frees the slot at once, so with a backlog the worker claims the next queued "
-    "pointer immediately — measured ~240 refused claims per worker per second during an outage; the pool should "
-    "pause pulling for Retry-After (a circuit breaker), not back off per message",
-)
 async def test_a_refusing_control_plane_sees_about_one_claim_per_slot_per_retry_after(
     nats_server: NatsServer, names: dict[str, str], tmp_path: Path
 ) -> None:

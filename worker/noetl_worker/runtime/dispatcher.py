@@ -39,6 +39,9 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger("noetl_worker.runtime")
 
+# A Retry-After longer than this is not honoured in full: the pause blocks every slot of the worker.
+MAX_CLAIM_PAUSE_SECONDS = 30.0
+
 # Redelivery delays for naks: long enough that an overloaded server is not hammered, short enough that a
 # recovered one gets the work back promptly.
 _NAK_BACKOFF = Backoff(initial=0.25, cap=30.0, floor=0.1)
@@ -79,6 +82,7 @@ class Dispatcher:
         self.keepalive_interval = keepalive_interval
         self.recent = RecentCommands()
         self.draining = False
+        self._claims_paused_until = 0.0  # monotonic instant before which no slot claims (503 Retry-After)
         self.running: dict[int, int | None] = {}  # event_id -> stream sequence of the delivery we run
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake_feed: Callable[[], None] | None = None
@@ -150,6 +154,9 @@ class Dispatcher:
         if key in self.recent:
             await delivery.ack("duplicate_finished")
             return
+        if not await self._claim_window_open():
+            await delivery.nak("draining")
+            return
         server_url = pointer.server_url or self.default_server_url
         if not _is_http_url(server_url):
             self.metrics.pulls.labels(outcome="failed").inc()
@@ -191,6 +198,7 @@ class Dispatcher:
             return
         if status is ClaimStatus.UNAVAILABLE:
             self.metrics.pulls.labels(outcome="retry_later").inc()
+            self._pause_claims(outcome.retry_after)
             delay = redelivery_delay(delivery.num_delivered, outcome.retry_after)
             log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
             await delivery.nak("claim_unavailable", delay)
@@ -218,6 +226,20 @@ class Dispatcher:
         reason = "command_not_found" if status is ClaimStatus.NOT_FOUND else "claim_rejected"
         log.error(f"claim can never succeed ({outcome.detail}); terminating the message", extra=fields)
         await delivery.term(reason, dead_letter=f"{reason}: {outcome.detail}")
+
+    def _pause_claims(self, retry_after: float | None) -> None:
+        """A refusing control plane pauses every slot's claims, not just this message's: with a backlog,
+        per-message backoff alone would hand the next queued pointer straight to another claim."""
+        pause = min(MAX_CLAIM_PAUSE_SECONDS, retry_after if retry_after and retry_after > 0 else 1.0)
+        self._claims_paused_until = max(self._claims_paused_until, time.monotonic() + pause)
+
+    async def _claim_window_open(self) -> bool:
+        """Wait out a claim pause; False if the worker starts draining meanwhile."""
+        while (remaining := self._claims_paused_until - time.monotonic()) > 0:
+            if self.draining:
+                return False
+            await asyncio.sleep(min(remaining, 0.25))
+        return not self.draining
 
     def _release(self, key: int, stream_seq: int | None) -> None:
         if self.running.get(key) == stream_seq:
