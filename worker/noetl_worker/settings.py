@@ -260,10 +260,9 @@ class WorkerSettings(BaseModel):
         host, _, port = self.metrics_bind.rpartition(":")
         return host.strip("[]"), int(port)
 
-    def token_origins(self) -> list[str]:
-        """Base URLs whose origin may receive the API token: the server URL first, then the extras."""
-        extra = [u.strip() for u in (self.api_token_origins or "").split(",") if u.strip()]
-        return [self.server_url, *extra]
+    def extra_token_origins(self) -> list[str]:
+        """Base URLs besides ``NOETL_SERVER_URL`` whose origin may receive the API token."""
+        return [u.strip() for u in (self.api_token_origins or "").split(",") if u.strip()]
 
     def keychain_names(self) -> list[str]:
         return [n.strip() for n in (self.keychain_env_vars or "").split(",") if n.strip()]

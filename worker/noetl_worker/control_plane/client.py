@@ -149,7 +149,7 @@ class ControlPlaneClient:
         metrics: WorkerMetrics,
         timeout: float = 30.0,
         token: str | None = None,
-        token_origins: Sequence[str] = (),
+        token_origins: Sequence[str] = (),  # trusted besides server_url
         locality: Mapping[str, str] | None = None,
         max_connections: int = 64,
         snowflakes: SnowflakeGenerator | None = None,

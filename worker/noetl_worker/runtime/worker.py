@@ -86,7 +86,7 @@ class Worker:
             metrics=self.metrics,
             timeout=settings.http_timeout,
             token=settings.api_token.get_secret_value() if settings.api_token else None,
-            token_origins=settings.token_origins(),
+            token_origins=settings.extra_token_origins(),
             locality={"worker_pool": settings.pool_name, "runtime": "python"},
             max_connections=max(16, settings.max_concurrent * 4),
             snowflakes=_snowflakes(settings),
