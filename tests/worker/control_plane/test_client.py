@@ -13,7 +13,13 @@ import uvicorn
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.natsserver import free_port
 from noetl_wire.events import BatchEvent
-from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient, ControlPlaneError, EncodedJSON
+from noetl_worker.control_plane.client import (
+    ClaimStatus,
+    ControlPlaneClient,
+    ControlPlaneError,
+    EncodedJSON,
+    endpoint_of,
+)
 from noetl_worker.control_plane.retry import Backoff
 from noetl_worker.executor.results import encode_json
 from noetl_worker.runtime.metrics import WorkerMetrics
@@ -69,6 +75,38 @@ async def test_claim_outcomes(admin: StandinAdmin, standin: StandinProcess) -> N
     assert unreachable.status is ClaimStatus.UNAVAILABLE
     await mine.aclose()
     await theirs.aclose()
+    # Every answer is counted by its HTTP status, and timed per endpoint.
+    claims = {
+        code: mine.metrics.registry.get_sample_value("noetl_worker_claims_total", {"code": code})
+        for code in ("200", "404", "unreachable")
+    }
+    assert claims == {"200": 1.0, "404": 1.0, "unreachable": 1.0}
+    assert theirs.metrics.registry.get_sample_value("noetl_worker_claims_total", {"code": "409"}) == 1.0
+    timed = mine.metrics.registry.get_sample_value(
+        "noetl_worker_control_plane_request_duration_seconds_count", {"endpoint": "claim", "code": "200"}
+    )
+    assert timed == 1.0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [
+        (b"/api/commands/12/claim", "claim"),
+        (b"/api/events/batch", "events_batch"),
+        (b"/api/events", "events"),
+        (b"/api/result/resolve?ref=x", "result_resolve"),
+        (b"/api/result/77", "result"),
+        (b"/api/vars/77", "vars"),
+        (b"/api/credentials/pg?include_data=true", "credentials"),
+        (b"/api/worker/pool/register", "register"),
+        (b"/api/worker/pool/heartbeat", "heartbeat"),
+        (b"/api/worker/pool/deregister", "deregister"),
+        (b"/somewhere/else", "other"),
+    ],
+)
+def test_request_paths_map_to_a_fixed_set_of_endpoint_labels(path: bytes, endpoint: str) -> None:
+    assert endpoint_of(path) == endpoint
 
 
 async def test_claim_of_a_finished_command_is_already_terminal(admin: StandinAdmin, standin: StandinProcess) -> None:

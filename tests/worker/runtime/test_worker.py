@@ -43,6 +43,18 @@ async def test_many_commands_complete_exactly_once(admin: StandinAdmin, workers:
     assert worker.metric("noetl_worker_messages_acked_total", reason="completed") == 100
     assert worker.metric("noetl_worker_pulls_total", outcome="claimed") == 100
     assert "noetl_worker_nats_consumer_pending{" in worker.get("/metrics")[1]
+    # The operations metrics (docs/operations.md): whole commands by kind, claims by answer, saturation.
+    assert worker.metric("noetl_worker_command_duration_seconds_count", tool_kind="noop") == 100
+    assert worker.metric("noetl_worker_claims_total", code="200") == 100
+    assert (
+        worker.metric("noetl_worker_control_plane_request_duration_seconds_count", endpoint="claim", code="200") == 100
+    )
+    assert (
+        worker.metric("noetl_worker_control_plane_request_duration_seconds_count", endpoint="register", code="200") == 1
+    )
+    assert worker.metric("noetl_worker_slots_total") == 8
+    assert worker.metric("noetl_worker_slots_busy") == 0
+    assert worker.metric("noetl_worker_registered") == 1
     assert worker.terminate() == 0
     finished = [r for r in worker.log_records() if r["msg"] == "command finished"]
     assert len(finished) == 100

@@ -41,12 +41,16 @@ __all__ = [
     "ControlPlaneClient",
     "ControlPlaneError",
     "EncodedJSON",
+    "endpoint_of",
 ]
 
 log = logging.getLogger("noetl_worker.control_plane")
 
 # Retry warnings go to the caller's logger when it has one, so they carry the command's ids.
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+# Label values of the common answers, so counting a request formats no string.
+_STATUS_TEXT = {code: str(code) for code in (200, 201, 204, 404, 409, 422, 429, 500, 502, 503, 504)}
 
 # A 500 may be a persistent contract violation rather than an outage: retry it a few times only.
 _MAX_INTERNAL_ERROR_RETRIES = 3
@@ -138,6 +142,59 @@ class _OriginScopedBearer(httpx.Auth):
         yield request
 
 
+def endpoint_of(path: bytes) -> str:
+    """The metric label of a control-plane request path (a fixed, small set: ids never become labels)."""
+    path = path.split(b"?", 1)[0]
+    if path.endswith(b"/claim"):
+        return "claim"
+    if path.endswith(b"/events/batch"):
+        return "events_batch"
+    if path.endswith(b"/events"):
+        return "events"
+    if path.endswith(b"/result/resolve"):
+        return "result_resolve"
+    for part, name in _ENDPOINT_PARTS:
+        if part in path:
+            return name
+    return "other"
+
+
+_ENDPOINT_PARTS = (
+    (b"/result/", "result"),
+    (b"/vars/", "vars"),
+    (b"/credentials/", "credentials"),
+    (b"/worker/pool/heartbeat", "heartbeat"),
+    (b"/worker/pool/register", "register"),
+    (b"/worker/pool/deregister", "deregister"),
+)
+
+
+class _TimedTransport(httpx.AsyncBaseTransport):
+    """Times every request (each retry attempt) up to its response headers, by endpoint and status."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: WorkerMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._metrics.control_plane_request(
+                endpoint_of(request.url.raw_path), "unreachable", time.perf_counter() - started
+            )
+            raise
+        code = response.status_code
+        self._metrics.control_plane_request(
+            endpoint_of(request.url.raw_path), _STATUS_TEXT.get(code) or str(code), time.perf_counter() - started
+        )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class ControlPlaneClient:
     """Async control-plane client. Create once per process; ``aclose()`` at shutdown."""
 
@@ -165,9 +222,11 @@ class ControlPlaneClient:
         self._locality = Locality.model_validate(dict(locality or {})) if locality else None
         self._snowflakes = snowflakes or SnowflakeGenerator.for_worker(worker_id)
         self._no_batch_route: set[str] = set()
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            # A given transport replaces the default one, so it carries the pool limits itself.
+            transport=_TimedTransport(httpx.AsyncHTTPTransport(limits=limits), metrics),
             auth=auth,
         )
 
@@ -187,10 +246,12 @@ class ControlPlaneClient:
         try:
             response = await self.http.post(api_url(server_url, f"commands/{event_id}/claim"), json=body)
         except httpx.RequestError as exc:
+            self.metrics.claim_answered("unreachable")
             return ClaimOutcome(ClaimStatus.UNAVAILABLE, detail=f"control plane unreachable: {type(exc).__name__}")
         except httpx.InvalidURL as exc:
             return ClaimOutcome(ClaimStatus.REJECTED, detail=f"invalid server_url {server_url!r}: {exc}")
         status = response.status_code
+        self.metrics.claim_answered(_STATUS_TEXT.get(status) or str(status))
         if status in (200, 201):
             try:
                 command = ClaimedCommand.model_validate_json(response.content)

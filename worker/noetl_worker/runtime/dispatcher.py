@@ -90,6 +90,10 @@ class Dispatcher:
     def capacity(self) -> int:
         return 0 if self.draining else max(0, self.slots - len(self.tasks))
 
+    def busy(self) -> int:
+        """Slots running a command now (at most ``slots``; extra messages are given back at once)."""
+        return min(self.slots, len(self.tasks))
+
     def accept(self, msg: Msg) -> None:
         """Called by the feed for each delivered message (synchronously: just spawns the handler)."""
         delivery = Delivery(msg, self.metrics, self.dead_letters)
@@ -249,6 +253,7 @@ class Dispatcher:
         self.running[key] = delivery.stream_seq
         self.metrics.concurrent_dispatches.inc()
         keepalive = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        started = time.perf_counter()
         try:
             outcome = await self.executor.execute(command, server_url)
         finally:
@@ -257,6 +262,7 @@ class Dispatcher:
                 await keepalive
             self.running.pop(key, None)
             self.metrics.concurrent_dispatches.dec()
+        self.metrics.command_finished(command.action or "unknown", time.perf_counter() - started)
         if outcome.delivered:
             self.recent.add(key)
             await delivery.ack("failed" if outcome.failed else "completed")

@@ -1,10 +1,15 @@
-"""Prometheus metrics: the seed's names, labels and buckets, plus the message-disposition counters.
+"""Prometheus metrics: the seed's names, labels and buckets, plus this worker's own (dispositions,
+saturation, claims, control-plane latency, whole-command duration).
 
 One :class:`WorkerMetrics` owns a private ``CollectorRegistry`` (not the global one), so tests and dev
-mode can run several workers in one process without colliding.
+mode can run several workers in one process without colliding. The per-command metrics added here are
+recorded through methods that cache each label child in a plain dict: ``labels()`` takes a lock and builds
+a key tuple on every call, a dict hit does neither.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
@@ -19,6 +24,7 @@ _PULL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _EMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _PUT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class WorkerMetrics:
@@ -73,6 +79,58 @@ class WorkerMetrics:
         self.dead_lettered = Counter(
             "noetl_worker_messages_dead_lettered", "Terminated messages copied to the dead-letter subject.", registry=r
         )
+        # --- saturation (not readiness: a busy worker is healthy; alerts and dashboards use these) ---
+        self.slots_busy = Gauge("noetl_worker_slots_busy", "Slots running a command now.", registry=r)
+        self.slots_total = Gauge("noetl_worker_slots_total", "Slots (WORKER_MAX_CONCURRENT).", registry=r)
+        # --- operations (docs/operations.md): what the dashboard and the alerts read ---
+        self.registered = Gauge(
+            "noetl_worker_registered", "1 while the worker is registered with the control plane.", registry=r
+        )
+        self.command_duration = Histogram(
+            "noetl_worker_command_duration_seconds", "Claim granted to outcome accepted (or given up), per command.",
+            ["tool_kind"], buckets=_DISPATCH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.claims = Counter(
+            "noetl_worker_claims", "Claim answers by HTTP status (unreachable: no answer).", ["code"], registry=r
+        )
+        self.control_plane_request_duration = Histogram(
+            "noetl_worker_control_plane_request_duration_seconds",
+            "Control-plane HTTP requests (each attempt) until the response headers.", ["endpoint", "code"],
+            buckets=_REQUEST_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._command_children: dict[str, Histogram] = {}
+        self._claim_children: dict[str, Counter] = {}
+        self._request_children: dict[tuple[str, str], Histogram] = {}
+
+    def watch_slots(self, total: int, busy: Callable[[], int]) -> None:
+        """Report ``total`` slots and read ``busy()`` at every scrape (never stale, no bookkeeping per command)."""
+        self.slots_total.set(total)
+        self.slots_busy.set_function(busy)
+
+    def watch_registration(self, registered: Callable[[], bool]) -> None:
+        """Read the registration state at every scrape."""
+        self.registered.set_function(lambda: 1.0 if registered() else 0.0)
+
+    def command_finished(self, tool_kind: str, seconds: float) -> None:
+        child = self._command_children.get(tool_kind)
+        if child is None:
+            child = self._command_children[tool_kind] = self.command_duration.labels(tool_kind=tool_kind)
+        child.observe(seconds)
+
+    def claim_answered(self, code: str) -> None:
+        child = self._claim_children.get(code)
+        if child is None:
+            child = self._claim_children[code] = self.claims.labels(code=code)
+        child.inc()
+
+    def control_plane_request(self, endpoint: str, code: str, seconds: float) -> None:
+        key = (endpoint, code)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.control_plane_request_duration.labels(
+                endpoint=endpoint, code=code
+            )
+        child.observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

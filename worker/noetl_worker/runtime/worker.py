@@ -102,6 +102,7 @@ class Worker:
             outcome_hold=settings.outcome_hold,
         )
         self.registration = Registration(self.client, settings)
+        self.metrics.watch_registration(lambda: self.registration.registered)
         host, port = settings.metrics_host_port
         self.health = HealthServer(host, port, self.metrics, self.not_ready)
         self.nc: NATS | None = None
@@ -185,6 +186,7 @@ class Worker:
             default_server_url=settings.server_url,
             keepalive_interval=max(1.0, min(topology.ack_wait / 3, 30.0)),
         )
+        self.metrics.watch_slots(settings.max_concurrent, self.dispatcher.busy)
         if not await self.registration.register(self.stopping):
             return 0
         loop = asyncio.get_running_loop()
