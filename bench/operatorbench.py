@@ -199,6 +199,9 @@ def _operator(
             str(kubeconfig),
             "--liveness",
             f"http://127.0.0.1:{port}/healthz",
+            # Measured as deployed: /metrics served (on loopback here), though nothing scrapes it.
+            "--metrics-bind",
+            f"127.0.0.1:{free_port()}",
         ],
         env,
         log_path,

@@ -47,6 +47,7 @@ class OperatorProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     liveness_url: str
+    metrics_url: str
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -83,9 +84,11 @@ def running_operator(
     tests' pace.
     """
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    metrics_bind = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "NOETL_OPERATOR_RESYNC_INTERVAL_SECONDS": str(resync_interval_seconds),
+        "NOETL_OPERATOR_METRICS_BIND": metrics_bind,
     }
     env.pop("KUBECONFIG", None)
     argv = [
@@ -109,7 +112,9 @@ def running_operator(
             start_new_session=True,
             preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509 - deliberate, see _die_with_parent
         )
-    operator = OperatorProcess(process=process, log_path=log_path, liveness_url=liveness)
+    operator = OperatorProcess(
+        process=process, log_path=log_path, liveness_url=liveness, metrics_url=f"http://{metrics_bind}/metrics"
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while not _live(liveness):

@@ -105,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # noqa: PLC0415 - kopf is only needed to run, not to render
 
     from noetl_operator.handlers import build_registry  # noqa: PLC0415
+    from noetl_operator.metrics import bind_socket  # noqa: PLC0415
 
     try:
         base = OperatorSettings.from_env()
@@ -121,13 +122,21 @@ def _run(args: argparse.Namespace) -> int:
             "liveness_endpoint": args.liveness,
             "kubeconfig": args.kubeconfig,
             "context": args.context,
+            "metrics_bind": args.metrics_bind,
         }.items()
         if value is not None
     }
     settings = base.model_copy(update=overrides)
+    metrics_socket = None
+    if settings.metrics_bind:
+        try:
+            metrics_socket = bind_socket(settings.metrics_bind)
+        except (ValueError, OSError) as error:
+            print(f"noetl-operator run: cannot serve metrics on {settings.metrics_bind!r}: {error}", file=sys.stderr)
+            return EXIT_USAGE
     kopf.configure(verbose=args.verbose)
     kopf.run(
-        registry=build_registry(settings),
+        registry=build_registry(settings, metrics_socket=metrics_socket),
         clusterwide=settings.namespace is None,
         namespace=settings.namespace,
         standalone=settings.standalone,
@@ -163,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--peering", help="peering object name (default noetl-operator)")
     run.add_argument("--priority", type=int, help="peering priority of this replica")
     run.add_argument("--liveness", help="probe endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-bind", help="host:port of Prometheus /metrics (default 0.0.0.0:9090; '' disables)")
     run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     run.add_argument("--context", help="kubeconfig context")
     run.add_argument("--verbose", action="store_true", help="debug logging")

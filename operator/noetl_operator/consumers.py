@@ -50,6 +50,8 @@ class ConsumerReport:
     message: str
     num_pending: int | None = None
     num_ack_pending: int | None = None
+    #: Messages in the dead-letter stream, when this check read it (managed durables, deep checks).
+    dead_letters: int | None = None
 
 
 def dead_letter_stream_name(pool: NoetlWorkerPool) -> str:
@@ -154,9 +156,14 @@ async def reconcile_consumer(
         return unreachable.report
 
 
-def _lag(report: ConsumerReport, info: Any) -> ConsumerReport:
+def _lag(report: ConsumerReport, info: Any, dead_letters: int | None = None) -> ConsumerReport:
     return ConsumerReport(
-        report.ready, report.reason, report.message, int(info.num_pending or 0), int(info.num_ack_pending or 0)
+        report.ready,
+        report.reason,
+        report.message,
+        int(info.num_pending or 0),
+        int(info.num_ack_pending or 0),
+        dead_letters,
     )
 
 
@@ -207,7 +214,7 @@ async def _managed(client: Client, pool: NoetlWorkerPool, *, verify_streams: boo
             f"stream {spec.nats.stream} does not exist; the NoETL server or the first worker creates it",
         )
     try:
-        await _ensure_dead_letter_stream(client, pool)
+        dead_letters = await _ensure_dead_letter_stream(client, pool)
     except APIError as error:
         # e.g. the worker's dead-letter subject overlaps another stream's subjects.
         return ConsumerReport(
@@ -220,10 +227,10 @@ async def _managed(client: Client, pool: NoetlWorkerPool, *, verify_streams: boo
         current = await js.consumer_info(spec.nats.stream, spec.consumer.durable_name)
     except NotFoundError:
         info = await js.add_consumer(spec.nats.stream, desired)
-        return _lag(ConsumerReport(True, "Created", "durable created"), info)
+        return _lag(ConsumerReport(True, "Created", "durable created"), info, dead_letters)
     drift = _drift(current.config, desired)
     if not drift:
-        return _lag(ConsumerReport(True, "InSync", "durable matches the spec"), current)
+        return _lag(ConsumerReport(True, "InSync", "durable matches the spec"), current, dead_letters)
     try:
         info = await js.add_consumer(spec.nats.stream, desired)
     except APIError as error:
@@ -232,11 +239,13 @@ async def _managed(client: Client, pool: NoetlWorkerPool, *, verify_streams: boo
                 False, "UpdateRejected", f"JetStream refused to update {', '.join(drift)}: {error.description}"
             ),
             current,
+            dead_letters,
         )
-    return _lag(ConsumerReport(True, "Updated", f"durable updated ({', '.join(drift)})"), info)
+    return _lag(ConsumerReport(True, "Updated", f"durable updated ({', '.join(drift)})"), info, dead_letters)
 
 
-async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> None:
+async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> int:
+    """Create or fix the pool's dead-letter stream; return how many messages it holds."""
     js = client.jetstream()
     name = dead_letter_stream_name(pool)
     subjects = dead_letter_subjects(pool)
@@ -252,9 +261,10 @@ async def _ensure_dead_letter_stream(client: Client, pool: NoetlWorkerPool) -> N
             max_msgs=_DLQ_MAX_MSGS,
             description=f"dead letters of {pool.spec.nats.stream}/{pool.spec.consumer.durable_name}",
         )
-        return
+        return 0
     if sorted(info.config.subjects or []) != sorted(subjects):
         await js.update_stream(info.config.evolve(subjects=subjects))
+    return int(info.state.messages or 0)
 
 
 async def delete_managed(

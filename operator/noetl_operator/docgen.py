@@ -2,8 +2,9 @@
 
 The spec field table and the validation rules come from the generated CRD schema (itself generated from
 ``spec.py``), the conditions from ``status.py``, the settings from ``OperatorSettings``, the permissions
-from the declared API calls. Only the text between ``<!-- BEGIN GENERATED: x -->`` and
-``<!-- END GENERATED: x -->`` markers is replaced; a test fails when the file is out of date.
+from the declared API calls, the metrics from ``metrics.METRICS``. Only the text between
+``<!-- BEGIN GENERATED: x -->`` and ``<!-- END GENERATED: x -->`` markers is replaced; a test fails when
+the file is out of date.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from noetl_operator.crdgen import build_crd
 from noetl_operator.handlers import FRAMEWORK_API_CALLS
 from noetl_operator.kube import API_CALLS
+from noetl_operator.metrics import METRICS
 from noetl_operator.settings import OperatorSettings
 from noetl_operator.status import CONDITION_DOCS
 
@@ -133,12 +135,23 @@ def rbac_section() -> str:
     return "\n".join(rows)
 
 
+def metrics_section() -> str:
+    """Every metric of the operator's ``/metrics``."""
+    rows = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
+    for spec in METRICS:
+        labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
+        buckets = f" Buckets: {' '.join(f'{b:g}' for b in spec.buckets)}." if spec.buckets else ""
+        rows.append(f"| `{spec.name}` | {spec.kind} | {labels} | {_cell(spec.help)}{buckets} |")
+    return "\n".join(rows)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "spec": spec_section,
     "rules": rules_section,
     "status": status_section,
     "settings": settings_section,
     "rbac": rbac_section,
+    "metrics": metrics_section,
 }
 
 

@@ -16,23 +16,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import aiohttp
 import kopf
+from aiohttp import web
+from pydantic import ValidationError
 
 from noetl_operator.builders.meta import MANAGED_BY
 from noetl_operator.consumers import ConsumerReport, delete_managed
 from noetl_operator.kube import ApiCall, KubeApiError, KubeClient
 from noetl_operator.kubeconfig import KubeConfigError, KubeConnection, load_connection
+from noetl_operator.metrics import OperatorMetrics, PoolSample, serve_metrics
 from noetl_operator.natspool import NatsConnections
 from noetl_operator.reconcile import reconcile
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.settings import OperatorSettings
-from noetl_operator.spec import API_GROUP, API_VERSION, KIND, PLURAL, ConsumerManagement, PoolSpecError, parse_pool
-from noetl_operator.tracker import PoolTracker, deployment_fingerprint
+from noetl_operator.spec import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    PLURAL,
+    Autoscaling,
+    ConsumerManagement,
+    PoolSpecError,
+    parse_pool,
+)
+from noetl_operator.tracker import PoolState, PoolTracker, deployment_fingerprint
 
 __all__ = [
     "DELETE_ATTEMPTS",
@@ -79,9 +93,20 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.posting.level = logging.WARNING
 
 
-def build_registry(settings: OperatorSettings, connection: KubeConnection | None = None) -> kopf.OperatorRegistry:
-    """All handlers of the operator on a new registry; ``connection`` overrides the kubeconfig lookup."""
+def build_registry(
+    settings: OperatorSettings,
+    connection: KubeConnection | None = None,
+    *,
+    metrics: OperatorMetrics | None = None,
+    metrics_socket: socket.socket | None = None,
+) -> kopf.OperatorRegistry:
+    """All handlers of the operator on a new registry; ``connection`` overrides the kubeconfig lookup.
+
+    ``metrics`` records into the given :class:`OperatorMetrics` (else a private one); with ``metrics_socket``
+    (bound by the CLI, so a taken port fails the start with a clear message) ``/metrics`` is served on it.
+    """
     registry = kopf.OperatorRegistry()
+    recorder = metrics or OperatorMetrics()
     # Captured now: kopf passes its own `settings` keyword to the handlers below.
     api_timeout = settings.api_timeout_seconds
     nats_timeout = settings.nats_connect_timeout_seconds
@@ -104,8 +129,9 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         configure_kopf(settings)
-        kube = KubeClient(connect(), timeout=api_timeout, discovery_ttl=resync)
-        memo["runtime"] = _Runtime(kube, NatsConnections(idle_close_seconds=10 * resync), PoolTracker())
+        kube = KubeClient(connect(), timeout=api_timeout, discovery_ttl=resync, metrics=recorder)
+        server = await serve_metrics(recorder, metrics_socket) if metrics_socket is not None else None
+        memo["runtime"] = _Runtime(kube, NatsConnections(idle_close_seconds=10 * resync), PoolTracker(), server)
         if peering is not None:
             try:
                 created = await kube.ensure_peering(*peering)
@@ -118,38 +144,52 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime = _runtime(memo)
+        if runtime.metrics_server is not None:
+            await runtime.metrics_server.cleanup()
         await runtime.nats.close()
         await runtime.kube.close()
 
     async def refresh(body: kopf.Body, runtime: _Runtime, logger: kopf.Logger) -> None:
         """Reconcile one pool and write its status if it changed; one at a time per pool."""
         metadata = body.get("metadata") or {}
-        state = runtime.pools.state(str(metadata.get("uid")))
+        uid, namespace, name = str(metadata.get("uid")), str(metadata.get("namespace")), str(metadata.get("name"))
+        state = runtime.pools.state(uid)
         async with state.lock:
-            if state.status is None:
-                state.status = dict(body.get("status") or {})
-            # The last status written is fresher than the one in a handler's snapshot of the body.
-            current = {**body, "status": state.status}
-            status = await reconcile(
-                current,
-                runtime.kube,
-                nats_connect_timeout=nats_timeout,
-                on_drift=_drift_reporter(body, logger),
-                memory=state.applied,
-                connections=runtime.nats,
+            started = time.perf_counter()
+            try:
+                await refresh_locked(body, runtime, logger, state)
+            except Exception:
+                recorder.failed(namespace, name, time.perf_counter() - started)
+                raise
+            assert state.status is not None
+            recorder.reconciled(
+                _sample(body, state.status, state.applied.dead_letters),
+                uid,
+                _outcome(state.status),
+                time.perf_counter() - started,
             )
-            if status == state.status:
-                return
-            removed: dict[str, Any] = {key: None for key in state.status if key not in status}
-            await runtime.kube.patch_status(
-                str(metadata.get("namespace")),
-                str(metadata.get("name")),
-                {
-                    **removed,
-                    **status,
-                },
-            )
-            state.status = status
+
+    async def refresh_locked(body: kopf.Body, runtime: _Runtime, logger: kopf.Logger, state: PoolState) -> None:
+        metadata = body.get("metadata") or {}
+        if state.status is None:
+            state.status = dict(body.get("status") or {})
+        # The last status written is fresher than the one in a handler's snapshot of the body.
+        current = {**body, "status": state.status}
+        status = await reconcile(
+            current,
+            runtime.kube,
+            nats_connect_timeout=nats_timeout,
+            on_drift=_drift_reporter(body, logger, recorder),
+            memory=state.applied,
+            connections=runtime.nats,
+        )
+        if status == state.status:
+            return
+        removed: dict[str, Any] = {key: None for key in state.status if key not in status}
+        await runtime.kube.patch_status(
+            str(metadata.get("namespace")), str(metadata.get("name")), {**removed, **status}
+        )
+        state.status = status
 
     @kopf.on.resume(API_GROUP, API_VERSION, PLURAL, registry=registry)
     @kopf.on.create(API_GROUP, API_VERSION, PLURAL, registry=registry, backoff=10)
@@ -205,6 +245,8 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         else:
             logger.warning(f"durable abandoned after {DELETE_ATTEMPTS} attempts: {report.reason}: {report.message}")
         runtime.pools.forget(uid)
+        metadata = body.get("metadata") or {}
+        recorder.forget(uid, str(metadata.get("namespace")), str(metadata.get("name")))
         # Children go with the pool: their owner references hand them to the garbage collector.
 
     return registry
@@ -217,6 +259,7 @@ class _Runtime:
     kube: KubeClient
     nats: NatsConnections
     pools: PoolTracker
+    metrics_server: web.AppRunner | None = None
 
 
 async def _woken(wake: asyncio.Event, stopped: kopf.DaemonStopped, period: float) -> bool:
@@ -245,8 +288,43 @@ def _owning_pool_uid(child: kopf.Body) -> str | None:
     return None
 
 
-def _drift_reporter(body: kopf.Body, logger: kopf.Logger) -> Callable[[list[str]], None]:
+def _outcome(status: Mapping[str, Any]) -> str:
+    """The reconciliation outcome label: what the Ready condition says went wrong, if the reconciler gave up."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return {"InvalidSpec": "invalid_spec", "ApplyRejected": "apply_rejected"}.get(condition.get("reason"), "ok")
+    return "ok"
+
+
+def _sample(body: kopf.Body, status: Mapping[str, Any], dead_letters: int | None) -> PoolSample:
+    metadata = body.get("metadata") or {}
+    try:
+        scaling: Autoscaling | None = Autoscaling.model_validate((body.get("spec") or {}).get("autoscaling") or {})
+    except ValidationError:
+        scaling = None  # an invalid spec: its status says so; no bounds to report
+    autoscaled = scaling is not None and scaling.enabled
+    return PoolSample(
+        namespace=str(metadata.get("namespace")),
+        name=str(metadata.get("name")),
+        status=status,
+        min_replicas=scaling.min_replicas if scaling is not None and autoscaled else None,
+        max_replicas=scaling.max_replicas if scaling is not None and autoscaled else None,
+        lag_threshold=scaling.lag_threshold if scaling is not None and autoscaled else None,
+        dead_letters=dead_letters,
+    )
+
+
+def _drift_reporter(
+    body: kopf.Body, logger: kopf.Logger, metrics: OperatorMetrics | None = None
+) -> Callable[[list[str]], None]:
+    metadata = body.get("metadata") or {}
+
     def report(changed: list[str]) -> None:
+        if metrics is not None:
+            for child in changed:
+                metrics.drift_repairs.labels(
+                    namespace=metadata.get("namespace"), pool=metadata.get("name"), kind=child.partition("/")[0]
+                ).inc()
         message = (
             f"repaired drift on {', '.join(changed)}: they differed from what the unchanged pool renders "
             "(edited by hand, or rendered by another operator version)"

@@ -19,6 +19,7 @@ import aiohttp
 
 from noetl_operator.builders.meta import FIELD_MANAGER, Manifest
 from noetl_operator.kubeconfig import KubeConnection, load_connection
+from noetl_operator.metrics import OperatorMetrics
 from noetl_operator.spec import API_GROUP, API_VERSION, PLURAL
 
 __all__ = [
@@ -113,8 +114,16 @@ def _resource_path(group: str, version: str, plural: str, namespace: str, name: 
 class KubeClient:
     """A small async client: apply, get, delete children; read Secrets; detect served APIs."""
 
-    def __init__(self, connection: KubeConnection, *, timeout: float = 30.0, discovery_ttl: float = 0.0) -> None:
+    def __init__(
+        self,
+        connection: KubeConnection,
+        *,
+        timeout: float = 30.0,
+        discovery_ttl: float = 0.0,
+        metrics: OperatorMetrics | None = None,
+    ) -> None:
         self._connection = connection
+        self._metrics = metrics
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         # Discovery answers change only when a CRD is (un)installed: with 200 pools, asking once per pool
@@ -163,13 +172,20 @@ class KubeClient:
             if response.status == 404 and missing_ok:
                 return None
             if response.status >= 400:
+                self._count_error(response.status)
                 raise KubeApiError(response.status, method, path, _server_message(text))
             return json.loads(text) if text else {}
+
+    def _count_error(self, status: int) -> None:
+        if self._metrics is not None:
+            self._metrics.api_errors.labels(code=str(status)).inc()
 
     async def apply(self, manifest: Manifest) -> dict[str, Any]:
         """Server-side apply ``manifest`` (force: the operator is the authority for its fields)."""
         group, version, plural = _KINDS[(manifest["apiVersion"], manifest["kind"])]
         _require(ApiCall(group, plural, "create"))
+        if self._metrics is not None:
+            self._metrics.applies.labels(kind=manifest["kind"]).inc()
         metadata = manifest["metadata"]
         path = _resource_path(group, version, plural, metadata["namespace"], metadata["name"])
         result = await self._call(
@@ -280,6 +296,7 @@ class KubeClient:
             if response.status == 404:
                 return False
             if response.status >= 400:
+                self._count_error(response.status)
                 raise KubeApiError(response.status, "GET", path, _server_message(await response.text()))
             listing = await response.json(content_type=None)
         return any(item.get("name") == plural for item in listing.get("resources", []))

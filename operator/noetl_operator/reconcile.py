@@ -106,6 +106,8 @@ async def reconcile(
     if secrets.nats_access is not None:
         light = memory is not None and memory.light_resyncs_left < LIGHT_RESYNCS_PER_DEEP
         consumer = await reconcile_consumer(pool, secrets.nats_access, connections, verify_streams=not light)
+        if memory is not None and consumer.dead_letters is not None:
+            memory.dead_letters = consumer.dead_letters
     else:
         consumer = ConsumerReport(
             False, "SecretsMissing", "the pool's NATS credentials or TLS Secret is missing (see SecretsResolved)"

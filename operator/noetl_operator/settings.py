@@ -56,6 +56,10 @@ class OperatorSettings(BaseModel):
         default="http://0.0.0.0:8080/healthz",
         description="Where kopf serves the liveness/readiness probe (answers once the operator is running).",
     )
+    metrics_bind: str = Field(
+        default="0.0.0.0:9090",
+        description="`host:port` where `noetl-operator run` serves Prometheus `/metrics`; empty: not served.",
+    )
     kubeconfig: str | None = Field(
         default=None, description="Kubeconfig file; unset uses the in-cluster account, else `$KUBECONFIG`."
     )

@@ -43,6 +43,8 @@ class AppliedChildren:
     deployment_seen: str | None = None
     #: The Deployment as the watch last delivered it (trimmed), so a resync need not read it again.
     deployment: dict[str, Any] | None = None
+    #: Messages in the dead-letter stream at the last deep resync (``None``: not read, or not managed).
+    dead_letters: int | None = None
     #: Resyncs left before the next deep one (every child read back, the consumer's streams re-checked).
     light_resyncs_left: int = 0
 

@@ -18,6 +18,7 @@ import pytest
 from nats.js.errors import NotFoundError
 from noetl_operator.handlers import FINALIZER, build_registry, release_consumer
 from noetl_operator.kube import KubeClient, KubeConnection
+from noetl_operator.metrics import OperatorMetrics
 from noetl_operator.settings import OperatorSettings
 
 from tests.operator.conftest import nats_connect
@@ -31,15 +32,16 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-async def operator(kmock: ApplyingEmulator) -> AsyncIterator[None]:
-    """kopf running the operator's registry against the emulator until the test ends."""
+async def operator(kmock: ApplyingEmulator) -> AsyncIterator[OperatorMetrics]:
+    """kopf running the operator's registry against the emulator until the test ends; yields its metrics."""
     declare_cluster(kmock, keda=True)
     settings = OperatorSettings(standalone=True, resync_interval_seconds=1.0)
+    metrics = OperatorMetrics()
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(
         kopf.operator(
-            registry=build_registry(settings, KubeConnection(server=str(kmock.url))),
+            registry=build_registry(settings, KubeConnection(server=str(kmock.url)), metrics=metrics),
             clusterwide=True,
             standalone=True,
             stop_flag=stop,
@@ -47,7 +49,7 @@ async def operator(kmock: ApplyingEmulator) -> AsyncIterator[None]:
         )
     )
     await asyncio.wait_for(ready.wait(), timeout=10)
-    yield
+    yield metrics
     stop.set()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=10)
@@ -104,7 +106,7 @@ async def test_pool_lifecycle_through_kopf(kmock: ApplyingEmulator, operator: No
 
 
 async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
-    kmock: ApplyingEmulator, operator: None, nats_server: NatsServer
+    kmock: ApplyingEmulator, operator: OperatorMetrics, nats_server: NatsServer
 ) -> None:
     stream = f"HANDLERS_{next(_counter)}"
     client = await nats_connect(nats_server.url)
@@ -151,6 +153,31 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
 
         await eventually(lambda: image() == "ghcr.io/noetl/noetl-workerpool-worker:0.1.0", "the timer to repair drift")
         await eventually(lambda: lag() == 3, "the timer to refresh the lag")
+
+        # The same story in the operator's metrics.
+        def sample(name: str, **labels: str) -> float | None:
+            value = operator.registry.get_sample_value(name, labels)
+            return None if value is None else float(value)
+
+        pool_labels = {"namespace": NS, "pool": "drift"}
+        await eventually(
+            lambda: sample("noetl_operator_consumer_pending_messages", **pool_labels) == 3, "the lag gauge"
+        )
+        await eventually(
+            lambda: sample("noetl_operator_drift_repairs_total", **pool_labels, kind="Deployment") == 1,
+            "the drift repair to be counted",
+        )
+        # The repairing reconciliation is counted once it has finished (status written).
+        await eventually(
+            lambda: (sample("noetl_operator_reconciles_total", **pool_labels, outcome="ok") or 0) >= 2,
+            "the repairing reconciliation to be counted",
+        )
+        assert (sample("noetl_operator_applies_total", kind="Deployment") or 0) >= 2  # created, then repaired
+        assert sample("noetl_operator_dead_letter_messages", **pool_labels) == 0
+        assert sample("noetl_operator_pool_max_replicas", **pool_labels) == 20
+        assert sample("noetl_operator_pool_condition", **pool_labels, condition="ConsumerReady", status="True") == 1
+        assert sample("noetl_operator_pool_condition", **pool_labels, condition="ConsumerReady", status="False") == 0
+        assert (sample("noetl_operator_reconcile_duration_seconds_count") or 0) >= 2
     finally:
         await client.close()
 

@@ -264,6 +264,8 @@ def test_noetl_operator_run_peers_probes_and_stops_cleanly(cluster: EnvtestClust
         str(cluster.kubeconfig_path),
         "--liveness",
         f"http://127.0.0.1:{port}/healthz",
+        "--metrics-bind",
+        f"127.0.0.1:{free_port()}",
         "--peering",
         f"peer-{namespace}",
     ]
@@ -373,7 +375,7 @@ def test_standalone_run_needs_no_peering_crds() -> None:
             kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "solo"}})
         port = free_port()
         command = [sys.executable, "-m", "noetl_operator.cli", "run", "--standalone", "--kubeconfig"]
-        command += [str(bare.kubeconfig_path), "--liveness", f"http://127.0.0.1:{port}/healthz"]
+        command += [str(bare.kubeconfig_path), "--liveness", f"http://127.0.0.1:{port}/healthz", "--metrics-bind", ""]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             pool = {**example_pool("minimal.yaml"), "metadata": {"name": "solo"}}
