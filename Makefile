@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets fmt docs
+.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets prometheus-assets fmt docs
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -19,7 +19,7 @@ dev: bootstrap
 	$(UV) run noetl-worker dev
 
 # Every quality gate, then every test tier this machine can run (CI=true makes skipped tiers fail).
-test: bootstrap lint typecheck importlint envtest-assets pytest
+test: bootstrap lint typecheck importlint envtest-assets prometheus-assets pytest
 
 lint:
 	$(UV) run ruff check .
@@ -30,7 +30,7 @@ fmt:
 	$(UV) run ruff check --fix .
 
 typecheck:
-	$(UV) run mypy wire/noetl_wire worker/noetl_worker standin/noetl_standin operator/noetl_operator
+	$(UV) run mypy wire/noetl_wire worker/noetl_worker standin/noetl_standin operator/noetl_operator monitoring
 
 importlint:
 	$(UV) run lint-imports
@@ -41,6 +41,11 @@ envtest-assets:
 		KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; echo "envtest assets: $$KUBEBUILDER_ASSETS"; \
 	else echo "envtest assets: script not present yet"; fi
 
+# Builds (or reuses from ~/.cache) prometheus and promtool for the monitoring tier.
+prometheus-assets:
+	@PROMETHEUS_ASSETS="$$(scripts/prometheus-assets | tail -n 1)"; echo "prometheus assets: $$PROMETHEUS_ASSETS"
+
 pytest:
 	@if [ -x scripts/envtest-assets ]; then export KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; fi; \
+	export PROMETHEUS_ASSETS="$$(scripts/prometheus-assets | tail -n 1)"; \
 	$(UV) run pytest $(PYTEST_ARGS)
