@@ -206,7 +206,7 @@ class OperatorMetrics:
         self.reconcile_duration.observe(seconds)
 
     def forget(self, uid: str, namespace: str, name: str) -> None:
-        """A deleted pool: its gauges go at once, its counters with the next restart."""
+        """A deleted pool: its gauges and reconcile counts go at once (drift-repair counts stay until a restart)."""
         self.pools.pop(uid, None)
         for outcome in ("ok", "invalid_spec", "apply_rejected", "error"):
             try:
