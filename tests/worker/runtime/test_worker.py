@@ -231,3 +231,21 @@ async def test_a_second_signal_ends_the_drain_at_once(
     assert await asyncio.to_thread(worker.process.wait, 15) == 0
     assert "second stop request" in worker.log()
     assert "naking them" in worker.log()
+
+
+async def test_a_saturated_worker_stays_ready_and_reports_its_slots_as_gauges(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers(WORKER_MAX_CONCURRENT="2")
+    assert worker.metric("noetl_worker_slots_total") == 2
+    assert worker.metric("noetl_worker_slots_busy") == 0
+    job = await admin.submit_job([sleeper("a", 3), sleeper("b", 3), sleeper("c", 0.1)])
+
+    async def saturated() -> bool:
+        return worker.metric("noetl_worker_slots_busy") == 2
+
+    await wait_until(saturated, what="both slots busy")
+    status, body = worker.get("/readyz")
+    assert (status, json.loads(body)) == (200, {"ready": True, "reasons": []})
+    assert (await admin.wait_job(job.execution_id, timeout=30)).status is JobStatus.COMPLETED
+    await wait_until(lambda: worker.metric("noetl_worker_slots_busy") == 0, what="the slots to free up")

@@ -90,6 +90,10 @@ class Dispatcher:
     def capacity(self) -> int:
         return 0 if self.draining else max(0, self.slots - len(self.tasks))
 
+    def busy(self) -> int:
+        """Slots running a command now (at most ``slots``; extra messages are given back at once)."""
+        return min(self.slots, len(self.tasks))
+
     def accept(self, msg: Msg) -> None:
         """Called by the feed for each delivered message (synchronously: just spawns the handler)."""
         delivery = Delivery(msg, self.metrics, self.dead_letters)

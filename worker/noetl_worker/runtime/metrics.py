@@ -6,6 +6,8 @@ mode can run several workers in one process without colliding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
@@ -73,6 +75,14 @@ class WorkerMetrics:
         self.dead_lettered = Counter(
             "noetl_worker_messages_dead_lettered", "Terminated messages copied to the dead-letter subject.", registry=r
         )
+        # --- saturation (not readiness: a busy worker is healthy; alerts and dashboards use these) ---
+        self.slots_busy = Gauge("noetl_worker_slots_busy", "Slots running a command now.", registry=r)
+        self.slots_total = Gauge("noetl_worker_slots_total", "Slots (WORKER_MAX_CONCURRENT).", registry=r)
+
+    def watch_slots(self, total: int, busy: Callable[[], int]) -> None:
+        """Report ``total`` slots and read ``busy()`` at every scrape (never stale, no bookkeeping per command)."""
+        self.slots_total.set(total)
+        self.slots_busy.set_function(busy)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
