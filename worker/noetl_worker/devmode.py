@@ -174,8 +174,10 @@ async def _dev(job_path: Path, workers: int, keep_running: bool, out: TextIO) ->
 
 
 async def _wait_ready(pool: list[Worker], tasks: list[asyncio.Task[int]], stop: asyncio.Event) -> None:
-    while any(w.not_ready() for w in pool) and not stop.is_set() and not any(t.done() for t in tasks):
-        await asyncio.sleep(0.05)
+    while True:
+        if not any(w.not_ready() for w in pool) or stop.is_set() or any(t.done() for t in tasks):
+            return
+        await asyncio.sleep(0.05)  # readiness has no event to wait on; a 50 ms poll is free here
 
 
 async def _run_job(admin: StandinAdmin, spec: JobSpec, job_path: Path, out: TextIO, stop: asyncio.Event) -> JobView:
