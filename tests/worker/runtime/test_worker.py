@@ -275,3 +275,18 @@ async def test_a_worker_started_before_nats_backs_off_naming_the_server_and_goes
     finally:
         if worker.process.poll() is None:
             worker.kill()
+
+
+async def test_a_failed_python_step_stores_the_user_s_traceback_once_and_no_runner_internals(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    workers()
+    code = "def parse(row):\n    return int(row)\n\nparse('x1')\n"
+    job = await admin.submit_job([{"name": "boom", "kind": "python", "tool_config": {"code": code}}])
+    done = await admin.wait_job(job.execution_id, timeout=30)
+    assert done.status is not JobStatus.COMPLETED
+    stored = json.dumps(await admin.events(job.execution_id))
+    assert stored.count("Traceback (most recent call last)") == 1, stored
+    assert "in parse" in stored
+    assert "ValueError: invalid literal for int() with base 10: 'x1'" in stored
+    assert "_python_runner" not in stored
