@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--duckdb-commands", type=int, default=None, help="commands in the duckdb run (400)")
     worker.add_argument("--result-commands", type=int, default=None, help="commands in the 1 MiB run (100)")
     worker.add_argument(
+        "--control-plane",
+        choices=("fast", "standin"),
+        default=None,
+        help="what answers the workers: fast (bench.fastplane, default) or standin (noetl_standin)",
+    )
+    worker.add_argument(
         "--profile",
         action="store_true",
         help="one more run per worker and scenario under pyinstrument (see --scenarios)",
@@ -135,6 +141,7 @@ def worker_settings(args: argparse.Namespace, out: Path) -> WorkerBenchSettings:
             "sleep_commands": args.sleep_commands,
             "duckdb_commands": args.duckdb_commands,
             "result_commands": args.result_commands,
+            "control_plane": args.control_plane,
         }
     )
     return WorkerBenchSettings(out_dir=out, workers=tuple(workers), profile=args.profile, **values)

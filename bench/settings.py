@@ -101,6 +101,11 @@ class WorkerBenchSettings(BaseModel):
     profile: bool = Field(
         False, description="After each scenario, one more run of each worker under pyinstrument (not reported)."
     )
+    control_plane: Literal["fast", "standin"] = Field(
+        "fast",
+        description="What answers the workers: 'fast' (bench.fastplane, the protocol at production speed) or "
+        "'standin' (noetl_standin, contract-faithful and slower per request).",
+    )
 
     @field_validator("workers")
     @classmethod

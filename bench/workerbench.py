@@ -24,7 +24,7 @@ from pathlib import Path
 
 from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
 
-from bench.controlplane import ControlPlane, api_requests
+from bench.controlplane import ControlPlane, FastControlPlane, api_requests, control_plane
 from bench.machine import describe_machine
 from bench.measure import Measurement, combine, measure
 from bench.pointers import STREAM, BenchStream
@@ -47,7 +47,7 @@ class Services:
 
     nats: NatsServer
     nats_monitor: ResourceMonitor
-    control_plane: ControlPlane
+    control_plane: ControlPlane | FastControlPlane
     peer: SupervisedProcess
     peer_url: str
     stream: BenchStream
@@ -72,10 +72,10 @@ async def _services(settings: WorkerBenchSettings) -> AsyncIterator[Services]:
         try:
             await _wait_port(peer, peer_port)
             async with (
-                ControlPlane(log_dir, settings.sample_interval_s) as control_plane,
-                BenchStream(nats_server.url, control_plane.url) as stream,
+                control_plane(settings.control_plane, log_dir, settings.sample_interval_s) as plane,
+                BenchStream(nats_server.url, plane.url) as stream,
             ):
-                yield Services(nats_server, nats_monitor, control_plane, peer, f"http://127.0.0.1:{peer_port}", stream)
+                yield Services(nats_server, nats_monitor, plane, peer, f"http://127.0.0.1:{peer_port}", stream)
         finally:
             await asyncio.to_thread(peer.stop)
             nats_monitor.stop()
