@@ -17,7 +17,6 @@ The ack policy (documented in ``docs/worker.md``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -248,13 +247,11 @@ class Dispatcher:
     async def _run(self, delivery: Delivery, key: int, server_url: str, command: ClaimedCommand) -> None:
         self.running[key] = delivery.stream_seq
         self.metrics.concurrent_dispatches.inc()
-        keepalive = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        keepalive = _KeepAlive(delivery, self.keepalive_interval)
         try:
             outcome = await self.executor.execute(command, server_url)
         finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+            keepalive.stop()
             self.running.pop(key, None)
             self.metrics.concurrent_dispatches.dec()
         if outcome.delivered:
@@ -264,7 +261,30 @@ class Dispatcher:
             # The outcome could not be delivered before the hold deadline; redeliver so it is not lost.
             await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
 
-    async def _keep_alive(self, delivery: Delivery) -> None:
-        while True:
-            await asyncio.sleep(self.keepalive_interval)
-            await delivery.in_progress()
+
+class _KeepAlive:
+    """``in_progress`` every ``interval`` seconds while a command runs.
+
+    A timer on the loop, not a task: most commands finish long before the first tick, and a timer costs one
+    heap entry where a task costs a coroutine, a context, two loop iterations and a cancellation."""
+
+    __slots__ = ("_delivery", "_handle", "_interval", "_loop", "_sending")
+
+    def __init__(self, delivery: Delivery, interval: float) -> None:
+        self._delivery = delivery
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._sending: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        if self._sending is None or self._sending.done():
+            self._sending = self._loop.create_task(self._delivery.in_progress())
+        self._handle = self._loop.call_later(self._interval, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
