@@ -337,8 +337,9 @@ class ControlPlaneClient:
             await self._post_singles(server_url, execution_id, events, deadline=deadline, logger=logger)
             return
         elapsed = time.perf_counter() - started
+        metrics = self.metrics
         for event in events:
-            self.metrics.event_emit_duration.labels(event_type=event.name).observe(elapsed)
+            metrics.labelled(metrics.event_emit_duration, event.name).observe(elapsed)
 
     async def _post_singles(
         self,

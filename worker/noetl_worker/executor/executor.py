@@ -93,7 +93,7 @@ class CommandExecutor:
         started = time.perf_counter()
         try:
             verdict, scrubber, clog = await self._run(command, ident, server_url, tool_deadline, clog)
-            self.metrics.dispatch_duration.labels(tool_kind=ident.kind).observe(time.perf_counter() - started)
+            self.metrics.labelled(self.metrics.dispatch_duration, ident.kind).observe(time.perf_counter() - started)
             await reporting
         finally:
             reporting.cancel()

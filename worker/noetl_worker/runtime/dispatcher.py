@@ -140,7 +140,7 @@ class Dispatcher:
             pointer = decode_pointer(delivery.data)
         except PointerDecodeError as exc:
             log.error(f"poison message (seq {delivery.stream_seq}): {exc}")
-            self.metrics.pulls.labels(outcome="failed").inc()
+            self.metrics.labelled(self.metrics.pulls, "failed").inc()
             await delivery.term("undecodable", dead_letter=str(exc))
             return
         key = pointer.event_id
@@ -158,7 +158,7 @@ class Dispatcher:
             return
         server_url = pointer.server_url or self.default_server_url
         if not _is_http_url(server_url):
-            self.metrics.pulls.labels(outcome="failed").inc()
+            self.metrics.labelled(self.metrics.pulls, "failed").inc()
             log.error(f"poison message: server_url {server_url!r} is not an http(s) URL", extra=fields)
             await delivery.term(
                 "undecodable", dead_letter=f"command pointer field 'server_url' is not an http(s) URL: {server_url!r}"
@@ -177,17 +177,17 @@ class Dispatcher:
         status = outcome.status
         if status is ClaimStatus.CLAIMED:
             assert outcome.command is not None
-            self.metrics.pulls.labels(outcome="claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "claimed").inc()
             await self._run(delivery, key, server_url, outcome.command)
             return
         self._release(key, delivery.stream_seq)
         if status is ClaimStatus.TERMINAL:
-            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "already_claimed").inc()
             self.recent.add(key)
             await delivery.ack("already_terminal")
             return
         if status is ClaimStatus.HELD:
-            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "already_claimed").inc()
             if outcome.holder and outcome.holder != self.worker_id and delivery.num_delivered <= 1:
                 await delivery.ack("claimed_elsewhere")
                 return
@@ -196,14 +196,14 @@ class Dispatcher:
             await delivery.nak("active_claim", delay)
             return
         if status is ClaimStatus.UNAVAILABLE:
-            self.metrics.pulls.labels(outcome="retry_later").inc()
+            self.metrics.labelled(self.metrics.pulls, "retry_later").inc()
             self._pause_claims(outcome.retry_after)
             delay = redelivery_delay(delivery.num_delivered, outcome.retry_after)
             log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
             await delivery.nak("claim_unavailable", delay)
             return
         if status is ClaimStatus.MALFORMED:
-            self.metrics.pulls.labels(outcome="claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "claimed").inc()
             ident = salvage_identity(outcome.raw, self.worker_id)
             if ident is not None:
                 log.error(f"{outcome.detail}; reporting the command as failed", extra=fields)
@@ -214,7 +214,7 @@ class Dispatcher:
                 else:
                     await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
                 return
-        self.metrics.pulls.labels(outcome="failed").inc()
+        self.metrics.labelled(self.metrics.pulls, "failed").inc()
         if status is ClaimStatus.REJECTED:
             # A 4xx other than 404/409 is about our request or our credentials, not about the message:
             # terminating would destroy the queue over a worker misconfiguration. Back off and say so loudly.

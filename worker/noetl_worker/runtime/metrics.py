@@ -6,6 +6,8 @@ mode can run several workers in one process without colliding.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
@@ -20,12 +22,15 @@ _DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _EMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _PUT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
+_Metric = TypeVar("_Metric", Counter, Histogram, Gauge)
+
 
 class WorkerMetrics:
     """Every metric the worker exports. Attribute names follow the metric names without the prefix."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, str], Counter | Histogram | Gauge] = {}
         r = self.registry
         # --- the seed's inventory (rust-worker-reference §8) ---
         self.pulls = Counter(
@@ -73,6 +78,15 @@ class WorkerMetrics:
         self.dead_lettered = Counter(
             "noetl_worker_messages_dead_lettered", "Terminated messages copied to the dead-letter subject.", registry=r
         )
+
+    def labelled(self, metric: _Metric, value: str) -> _Metric:
+        """``metric.labels(value)`` for a one-label metric, the child cached: ``labels()`` checks its
+        arguments and takes the metric's lock on every call, which the per-command path pays several times."""
+        key = (id(metric), value)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(value)
+        return child  # type: ignore[return-value]
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
