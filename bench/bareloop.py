@@ -10,7 +10,8 @@ about twice the CPU per command, which hid the worker's own cost behind the clie
 loop the worker runs on too, so the ratio compares the worker's own code rather than two loops.
 
 The tools are the benchmark's variants and nothing more: ``noop``; ``http`` as a plain ``GET`` (the 100 ms
-I/O wait and the 1 MiB body come from ``bench.peer``); ``duckdb`` as one query in a thread. A result over
+I/O wait and the 1 MiB body come from ``bench.peer``); ``duckdb`` as one query in a thread; ``python`` as the
+result its step returns, with no process (the fork cost is measured apart, by ``bench.forkcost``). A result over
 100 KiB takes the reference path (``PUT /api/result/{execution_id}``), as the worker's result budget does.
 
 Run as its own process with the worker's environment variables (``NATS_URL``, ``NATS_STREAM``,
@@ -54,6 +55,9 @@ async def _run_tool(client: aiohttp.ClientSession, action: str, tool_config: Jso
             return {"status_code": response.status, "data": await response.text()}
     if action == "duckdb":
         return await asyncio.to_thread(_duckdb_query, str(tool_config["query"]))
+    if action == "python":
+        # No process: the fork a real isolation costs is measured on its own (bench.forkcost).
+        return {"ok": True}
     return {}
 
 

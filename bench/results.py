@@ -95,6 +95,9 @@ class WorkerReport(BaseModel):
     runs: list[RunResult]
     ratios: list[Ratio]
     targets: list[TargetCheck]
+    fork_cost_ms: float | None = Field(
+        None, description="CPU ms to fork a warm interpreter, run a trivial step and reap it (python runs only)."
+    )
     notes: list[str] = Field(default_factory=list)
 
 

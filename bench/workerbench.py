@@ -25,6 +25,7 @@ from pathlib import Path
 from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
 
 from bench.controlplane import ControlPlane, FastControlPlane, api_requests, control_plane
+from bench.forkcost import measure_fork_cost_ms
 from bench.machine import describe_machine
 from bench.measure import Measurement, combine, measure
 from bench.pointers import STREAM, BenchStream
@@ -273,6 +274,7 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
             if settings.profile:
                 index = await _profile(services, settings, scenario, index, notes)
     labels = [w.label for w in settings.workers]
+    fork_cost = await asyncio.to_thread(measure_fork_cost_ms) if "python" in settings.scenarios else None
     return WorkerReport(
         started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         duration_s=time.time() - started,
@@ -280,6 +282,7 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
         settings=settings.model_dump(mode="json"),
         runs=runs,
         ratios=compute_ratios(runs),
-        targets=check_targets(runs, labels, machine.logical_cpus),
+        targets=check_targets(runs, labels, machine.logical_cpus, fork_cost),
+        fork_cost_ms=fork_cost,
         notes=notes,
     )
