@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .builtins_collections import (
@@ -222,8 +221,8 @@ def print_fn(level: str, debug: bool = False) -> Builtin:
 def timestamp(ctx: BuiltinContext, args: list[Value]) -> Value:
     if args:
         raise signature_error("timestamp", args)
-    # The Rust worker returns an RFC 3339 UTC string.
-    return datetime.now(UTC).isoformat()
+    # The reference registers `timestamp()` as the Unix time in whole seconds, as a string.
+    return str(int(time.time()))
 
 
 def timestamp_ms(ctx: BuiltinContext, args: list[Value]) -> Value:

@@ -151,6 +151,9 @@ class _Lexer:
             return Token("char", text, line, col)
         if ch == "`":
             return self.backtick(line, col)
+        if src.startswith(("--", "++"), self.pos):
+            # Reserved in Rhai (there is no increment/decrement): `--x` is not a double negation.
+            raise self.error(f"'{src[self.pos : self.pos + 2]}' is a reserved symbol", line, col)
         for op in _OPS_BY_FIRST.get(ch, ()):
             if src.startswith(op, self.pos):
                 self.pos += len(op)
@@ -199,9 +202,10 @@ class _Lexer:
         text = src[start : self.pos].replace("_", "")
         if is_float:
             return Token("float", float(text), line, col)
-        # 2**63 itself is let through so that the parser can fold `-9223372036854775808`.
+        # 2**63 itself is let through so that the parser can fold `-9223372036854775808`; larger
+        # decimal literals are floats, as Rhai's tokenizer falls back to f64 when i64 overflows.
         if len(text) > 19 and int(text[:40]) > 2**63:
-            raise self.error("integer literal is out of range for i64", line, col)
+            return Token("float", float(text), line, col)
         return Token("int", int(text), line, col)
 
     def quoted(self, quote: str, line: int, col: int) -> str:
