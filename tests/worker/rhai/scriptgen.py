@@ -50,8 +50,8 @@ def ints(depth: int = 3) -> st.SearchStrategy[str]:
         leaf,
         _binary(sub, ["+", "-", "*", "/", "%", "&", "|", "^"], sub),
         _binary(sub, ["**"], st.integers(0, 5).map(str)),
-        _binary(sub, ["<<", ">>"], st.integers(0, 70).map(str)),
-        sub.map(lambda e: f"-{e}"),
+        _binary(sub, ["<<", ">>"], st.integers(-70, 70).map(str)),
+        sub.map(lambda e: f"-({e})"),
         sub.map(lambda e: f"abs({e})"),
         st.tuples(sub, sub).map(lambda t: f"min({t[0]}, {t[1]})"),
         st.tuples(sub, sub).map(lambda t: f"max({t[0]}, {t[1]})"),
@@ -161,6 +161,10 @@ def arrays(depth: int = 2) -> st.SearchStrategy[str]:
             lambda t: f"{{ let t = {t[0]}; t.{t[1]}(); t }}"
         ),
         numbers.map(lambda e: f"{{ let t = {e}; t.sort(); t }}"),
+        sub.map(lambda e: f"{{ let t = {e}; t.sort(); t }}"),
+        st.tuples(sub, st.sampled_from(["p < q", "p > q", "p == q", "(p - q).to_string()", "p"])).map(
+            lambda t: f"{{ let t = {t[0]}; t.sort(|p, q| {t[1]}); t }}"
+        ),
         numbers.map(lambda e: f"{{ let t = {e}; t.sort(|p, q| q - p); t }}"),
         st.tuples(sub, SMALL).map(lambda t: f"{{ let t = {t[0]}; t.truncate({t[1]}); t }}"),
         st.tuples(sub, SMALL).map(lambda t: f"{{ let t = {t[0]}; t.remove({t[1]}); t }}"),
@@ -188,10 +192,10 @@ def maps(depth: int = 2) -> st.SearchStrategy[str]:
     return st.one_of(
         leaf,
         _binary(sub, ["+"], sub),
-        st.tuples(sub, keys, value).map(
-            lambda t: f'{{ let t = {t[0]}; t["{t[1]}"] = {t[2]}; t }}'
+        st.tuples(sub, keys, value).map(lambda t: f'{{ let t = {t[0]}; t["{t[1]}"] = {t[2]}; t }}'),
+        st.tuples(sub, st.sampled_from(["k", "name", "z"]), value).map(
+            lambda t: f"{{ let t = {t[0]}; t.{t[1]} = {t[2]}; t }}"
         ),
-        st.tuples(sub, st.sampled_from(["k", "name", "z"]), value).map(lambda t: f"{{ let t = {t[0]}; t.{t[1]} = {t[2]}; t }}"),
         st.tuples(sub, keys).map(lambda t: f'{{ let t = {t[0]}; t.remove("{t[1]}"); t }}'),
         st.tuples(sub, sub, st.sampled_from(["mixin", "fill_with"])).map(
             lambda t: f"{{ let t = {t[0]}; t.{t[2]}({t[1]}); t }}"
@@ -223,24 +227,32 @@ def loops() -> st.SearchStrategy[str]:
     n, k = st.integers(0, 25), st.integers(1, 6)
     return st.one_of(
         st.tuples(n, k, st.integers(0, 30), step).map(
-            lambda t: f"let s = 0; for i in 0..{t[0]} {{ if i % {t[1]} == 0 {{ continue; }} "
-            f"if i > {t[2]} {{ break; }} s += {t[3]} * i; }} s"
+            lambda t: (
+                f"let s = 0; for i in 0..{t[0]} {{ if i % {t[1]} == 0 {{ continue; }} "
+                f"if i > {t[2]} {{ break; }} s += {t[3]} * i; }} s"
+            )
         ),
         st.tuples(n, k, step).map(
-            lambda t: f"let i = 0; let out = []; while i < {t[0]} {{ i += 1; if i % {t[1]} == 1 {{ continue; }} "
-            f"out.push(i + {t[2]}); }} out"
+            lambda t: (
+                f"let i = 0; let out = []; while i < {t[0]} {{ i += 1; if i % {t[1]} == 1 {{ continue; }} "
+                f"out.push(i + {t[2]}); }} out"
+            )
         ),
         st.tuples(n, k).map(lambda t: f"let i = 0; loop {{ i += 1; if i > {t[0]} {{ break i * {t[1]}; }} }}"),
         st.tuples(n, k).map(lambda t: f"let i = 0; do {{ i += {t[1]}; }} until i >= {t[0]}; i"),
         st.tuples(arrays(1), k).map(
-            lambda t: f"let out = []; for (v, i) in {t[0]} {{ if i == {t[1]} {{ break; }} out.push([i, v]); }} out"
+            lambda t: (
+                f"let it = {t[0]}; let out = []; for (v, i) in it {{ if i == {t[1]} {{ break; }} "
+                "out.push([i, v]); } out"
+            )
         ),
         st.tuples(texts(1), k).map(
-            lambda t: f'let out = ""; for c in {t[0]} {{ if c == \' \' {{ continue; }} out += c; }} out'
+            lambda t: f"let it = {t[0]}; let out = \"\"; for c in it {{ if c == ' ' {{ continue; }} out += c; }} out"
         ),
         st.tuples(n, n).map(
-            lambda t: f"let c = 0; for i in 0..{t[0] % 6} {{ for j in 0..{t[1] % 6} {{ if j > i {{ break; }} "
-            "c += 1; } } c"
+            lambda t: (
+                f"let c = 0; for i in 0..{t[0] % 6} {{ for j in 0..{t[1] % 6} {{ if j > i {{ break; }} c += 1; }} }} c"
+            )
         ),
         st.tuples(n, step).map(lambda t: f"let r = for i in 0..{t[0]} {{ if i * i > {t[1]} {{ break i; }} }}; r"),
     )
@@ -255,11 +267,13 @@ def comparisons_and_closures() -> st.SearchStrategy[str]:
             st.tuples(closure, arrays(1)).map(lambda t: f"{t[1]}.reduce(|acc, p| acc + p * 2, {t[0]})"),
             st.tuples(closure, ints(0)).map(lambda t: f"let f = |p, q| p * q - {t[0]}; f.call({t[1]}, 3)"),
             st.tuples(arrays(1), SMALL).map(
-                lambda t: f"[{t[0]}.some(|p| p == {t[1]}), {t[0]}.all(|p| type_of(p) == \"i64\"), "
-                f"{t[0]}.find(|p| p != {t[1]}), {t[0]}.index_of(|p| p == {t[1]})]"
+                lambda t: (
+                    f'[{t[0]}.some(|p| p == {t[1]}), {t[0]}.all(|p| type_of(p) == "i64"), '
+                    f"{t[0]}.find(|p| p != {t[1]}), {t[0]}.index_of(|p| p == {t[1]})]"
+                )
             ),
             st.tuples(ints(0), ints(0)).map(
-                lambda t: f"fn twice(n) {{ n * 2 }} let f = Fn(\"twice\"); [f.call({t[0]}), twice({t[1]})]"
+                lambda t: f'fn twice(n) {{ n * 2 }} let f = Fn("twice"); [f.call({t[0]}), twice({t[1]})]'
             ),
             st.tuples(ints(0), ints(0)).map(lambda t: f"let g = |p, q| p - q; let h = g.curry({t[0]}); h.call({t[1]})"),
             st.tuples(ints(1), ints(0)).map(

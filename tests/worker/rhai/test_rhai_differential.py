@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from noetl_worker.rhai import DEFAULT_LIMITS, RhaiLimits
 
 from tests.worker.rhai import scriptgen
@@ -41,7 +40,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 DOCUMENTED = {
     "chars-are-strings": "characters are one-character strings here: type_of gives string, not char",
     "iterators-are-arrays": "chars() and range(a, b[, step]) give arrays here, iterators in Rhai",
-    "seed-print-bug": "the seed registers print/debug(&str) -> (), so Rhai fails print(\"…\"); ours prints",
+    "seed-print-bug": 'the seed registers print/debug(&str) -> (), so Rhai fails print("…"); ours prints',
     "log-any-value": "info/warn/error/log accept any value here; the seed registered them for strings only",
     "modules-rejected-when-parsed": "import/export/::/global::/eval are refused when parsing here",
     "switch-patterns-rejected": "array and map switch cases are refused when parsing here",
@@ -137,7 +136,9 @@ def _check_case(oracle: RhaiOracle, case_id: str, script: str, limits: RhaiLimit
     assert documented_difference(mine, rhai) is not None, mismatch(script, mine, rhai)
 
 
-@pytest.mark.parametrize(("case_id", "script"), [(f"conformance/{c[0]}", c[1]) for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case_id", "script"), [(f"conformance/{c[0]}", c[1]) for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_conformance_case(oracle: RhaiOracle, case_id: str, script: str) -> None:
     _check_case(oracle, case_id, script)
 
@@ -187,7 +188,7 @@ ENDLESS = [
     "let a = []; loop { a.push(1); a.pop(); }",
     "fn spin() { loop {} } spin()",
     "[1, 2, 3].map(|x| { loop {} })",
-    'let s = 0; loop { try { s += 1; } catch { } }',
+    "let s = 0; loop { try { s += 1; } catch { } }",
 ]
 
 
@@ -196,7 +197,7 @@ def test_endless_loops_are_stopped_by_both_as_limit_errors(oracle: RhaiOracle, s
     limits = DEFAULT_LIMITS.tightened({"max_operations": 100_000})
     mine, rhai = ours(script, limits=limits), oracle.evaluate(script, limits=limits)
     assert (mine.error_class, rhai.error_class) == ("limit", "limit"), mismatch(script, mine, rhai)
-    assert rhai.variant == "ErrorTooManyOperations"
+    assert rhai.variant.endswith("ErrorTooManyOperations")  # possibly wrapped: ErrorInFunctionCall>…
     assert "too many operations" in mine.message
 
 

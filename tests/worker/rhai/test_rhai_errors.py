@@ -55,6 +55,32 @@ ERRORS: list[tuple[str, str, type[RhaiError], str]] = [
         "line 1, column 12: unsupported syntax: array and object map 'switch' cases",
     ),
     ("reserved word", "let var = 1;", RhaiSyntaxError, "line 1, column 5: 'var' is a reserved keyword"),
+    ("reserved --", "let x = 1; --x", RhaiSyntaxError, "line 1, column 12: '--' is a reserved symbol"),
+    ("signed radix literal", "-0xff", RhaiSyntaxError, "line 1, column 1: invalid number literal '-0xff'"),
+    (
+        "block statement ends at its brace",
+        "{ 1 }.to_string()",
+        RhaiSyntaxError,
+        "line 1, column 6: unexpected token '.'",
+    ),
+    (
+        "if statement ends at its brace",
+        "if true { 1 } else { 2 }.len()",
+        RhaiSyntaxError,
+        "line 1, column 25: unexpected token '.'",
+    ),
+    (
+        "block after for-in",
+        "for x in { [1] } { }",
+        RhaiSyntaxError,
+        "line 1, column 10: unexpected token '{' (expecting an expression to iterate over)",
+    ),
+    (
+        "sort mixed types",
+        '[3, "a"].sort()',
+        RhaiRuntimeError,
+        "line 1, column 10: function not found: elements of different types cannot be sorted",
+    ),
     (
         "nested fn",
         "fn f() { fn g() {} }",

@@ -120,9 +120,11 @@ def to_int(ctx: BuiltinContext, args: list[Value]) -> Value:
         return value
     if type(value) is float:
         assert isinstance(value, float)
-        if not math.isfinite(value) or not I64_MIN <= math.trunc(value) <= I64_MAX:
+        if math.isnan(value):
+            return 0  # Rhai checks only the range, and Rust's `as` turns NaN into 0
+        if not -(2.0**63) <= value <= 2.0**63:
             raise OpError(f"integer overflow converting {to_debug(value)} to i64")
-        return math.trunc(value)
+        return min(math.trunc(value), I64_MAX)  # 2**63 itself saturates, as Rust's `as` does
     if type(value) is bool:
         return 1 if value else 0
     if type(value) is str and len(value) == 1:  # char → code point, as Rhai does

@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import cmp_to_key
 
 from .context import Builtin, BuiltinContext, signature_error
-from .operators import OpError, binary
+from .errors import RhaiRuntimeError
+from .operators import OpError
 from .values import RhaiFn, Value, rhai_equal, type_name
 
 __all__ = ["ARRAY_FUNCTIONS", "ARRAY_MUTATORS", "MAP_FUNCTIONS", "MAP_MUTATORS", "index_in"]
@@ -144,31 +145,43 @@ def reverse(ctx: BuiltinContext, args: list[Value]) -> Value:
     return None
 
 
-def _default_order(a: Value, b: Value) -> int:
-    if binary("<", a, b):
-        return -1
-    if binary(">", a, b):
-        return 1
-    if rhai_equal(a, b):
-        return 0
-    raise OpError(f"cannot compare {type_name(a)} with {type_name(b)} to sort")
+_SORTABLE = (int, float, str, bool)
+
+
+def _sort_natural(array: list[Value]) -> None:
+    """``sort()`` without a comparer, as Rhai does it: every element of one type (integers, floats,
+    strings, booleans; units stay as they are), anything else is an error."""
+    if len(array) <= 1:
+        return
+    first = type(array[0])
+    if any(type(item) is not first for item in array):
+        raise OpError("function not found: elements of different types cannot be sorted")
+    if first is type(None):
+        return
+    if first not in _SORTABLE:
+        raise OpError(f"function not found: elements of {type_name(array[0])} cannot be sorted")
+    array.sort()
 
 
 def sort(ctx: BuiltinContext, args: list[Value]) -> Value:
     array = _a("sort", args, (1, 2))
-    if len(args) == 2:
-        fn = _fn("sort", args, 1)
+    if len(args) == 1:
+        _sort_natural(array)
+        return None
+    fn = _fn("sort", args, 1)
 
-        def order(a: Value, b: Value) -> int:
+    def order(a: Value, b: Value) -> int:
+        # Rhai's comparer contract: an integer's sign, or a boolean (true = a first); a comparer that
+        # fails or returns anything else counts as "equal" (limit breaches still stop the script).
+        try:
             result = ctx.call(fn, [a, b])
-            if type(result) is not int:
-                raise OpError(f"the 'sort' callback must return an integer, got {type_name(result)}")
-            assert isinstance(result, int)
-            return result
+        except RhaiRuntimeError:
+            return 0
+        if type(result) is bool:
+            return -1 if result else 1
+        return (result > 0) - (result < 0) if type(result) is int else 0
 
-        array.sort(key=cmp_to_key(order))
-    else:
-        array.sort(key=cmp_to_key(_default_order))
+    array.sort(key=cmp_to_key(order))
     return None
 
 

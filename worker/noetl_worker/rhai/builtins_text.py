@@ -159,7 +159,7 @@ def split(ctx: BuiltinContext, args: list[Value]) -> Value:
     segments = _int_arg("split", args, 2) if len(args) == 3 else None
     if not text or (sep and sep not in text) or (segments is not None and segments <= 1):
         return [text]
-    return ctx.checked(_rust_split(text, sep, segments))
+    return ctx.checked(list[Value](_rust_split(text, sep, segments)))
 
 
 def starts_with(ctx: BuiltinContext, args: list[Value]) -> Value:
