@@ -181,6 +181,7 @@ CASES: list[tuple[str, str, Any]] = [
     ("some all find", "let a = [1, 5, 8]; [a.some(|x| x > 6), a.all(|x| x > 0), a.find(|x| x > 3)]", [True, True, 5]),
     ("index_of in array", '["a", "b"].index_of("b")', 1),
     ("extract", "[1, 2, 3, 4].extract(1, 2)", [2, 3]),
+    ("get clamps negative index", "let a = [1, 2]; [a.get(-1), a.get(-5), a.get(2), [].get(0)]", [2, 1, None, None]),
     ("range function step", "range(0, 10, 3)", [0, 3, 6, 9]),
     # --- object maps -----------------------------------------------------------------------------
     ("property access", "let m = #{a: #{b: 5}}; m.a.b", 5),

@@ -18,8 +18,11 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,6 +94,9 @@ def documented_difference(mine: Verdict, rhai: Verdict) -> str | None:
         return "chars-are-strings"
     if mine.ok and rhai.ok and mine.type == "array" and _RUST_PATH.match(str(rhai.value)):
         return "iterators-are-arrays"
+    if mine.ok and rhai.variant.endswith("ErrorDataRace"):
+        # A closure sharing the variable a method is borrowing (`arr.map(|v| v + arr.len())`).
+        return "closures-capture-by-value"
     return None
 
 
@@ -309,3 +315,31 @@ def test_generated_volume() -> None:
     total = sum(_counts.values())
     assert total >= 5 * EXAMPLES, _counts
     print(json.dumps({"generated_scripts": total, **_counts, "at": time.strftime("%H:%M:%S")}))
+
+
+# ---- the tier's CI rule ------------------------------------------------------------------------------
+
+
+def _run_tier_without_cargo(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+    """The tier in a child pytest on a machine without cargo and with an empty cache."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NOETL_CACHE_DIR")}
+    path = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not (Path(p) / "cargo").exists())
+    env.update({"PATH": path, "NOETL_CACHE_DIR": str(tmp_path), **({"CI": "true"} if ci else {})})
+    test = "tests/worker/rhai/test_rhai_differential.py::test_scope_conversion_agrees"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", test, "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_without_cargo_the_tier_fails_in_ci_saying_why(tmp_path: Path) -> None:
+    # (Outside CI the same run is a skip with the same reason: the suite-wide rule in tests/conftest.py.)
+    done = _run_tier_without_cargo(tmp_path, ci=True)
+    assert done.returncode != 0, done.stdout
+    assert "skipped a mandatory tier in CI (CI=true)" in done.stdout
+    assert "cargo is not installed" in done.stdout

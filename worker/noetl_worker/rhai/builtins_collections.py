@@ -295,8 +295,9 @@ def map_get(ctx: BuiltinContext, args: list[Value]) -> Value:
         if type(at) is not int:
             raise signature_error("get", args)
         assert isinstance(at, int)
-        resolved = index_in(at, len(array))
-        return None if resolved is None else ctx.own(array[resolved])
+        # Unlike `a[i]`, Rhai's `get` clamps a negative index beyond the start to the first element.
+        resolved = max(0, len(array) + at) if at < 0 else at
+        return ctx.own(array[resolved]) if resolved < len(array) else None
     mapping = _m("get", args, 2)
     key = args[1]
     if type(key) is not str:
