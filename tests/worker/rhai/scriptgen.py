@@ -207,7 +207,9 @@ def maps(depth: int = 2) -> st.SearchStrategy[str]:
 
 def _program(expression: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """Either the expression itself or bound to a variable first (exercising `let` and copies)."""
-    return st.one_of(expression, expression.map(lambda e: f"let v = {e}; v"), expression.map(lambda e: f"[{e}]"))
+    # A script that starts with `{` would be a block statement, which no method call may continue.
+    bare = expression.map(lambda e: f"({e})" if e.startswith("{") else e)
+    return st.one_of(bare, expression.map(lambda e: f"let v = {e}; v"), expression.map(lambda e: f"[{e}]"))
 
 
 def arithmetic() -> st.SearchStrategy[str]:
@@ -260,9 +262,9 @@ def loops() -> st.SearchStrategy[str]:
 
 def comparisons_and_closures() -> st.SearchStrategy[str]:
     closure = ints(1)
-    return _program(
+    return st.one_of(
+        _program(bools(3)),
         st.one_of(
-            bools(3),
             st.tuples(ints(0), closure).map(lambda t: f"let k = {t[0]}; let f = |p| p + k; [f.call(1), f.call(k)]"),
             st.tuples(closure, arrays(1)).map(lambda t: f"{t[1]}.reduce(|acc, p| acc + p * 2, {t[0]})"),
             st.tuples(closure, ints(0)).map(lambda t: f"let f = |p, q| p * q - {t[0]}; f.call({t[1]}, 3)"),
@@ -279,5 +281,5 @@ def comparisons_and_closures() -> st.SearchStrategy[str]:
             st.tuples(ints(1), ints(0)).map(
                 lambda t: f'switch {t[0]} {{ 0 => "zero", 1 | 2 => "small", 3..10 => "mid", _ => "other" }}'
             ),
-        )
+        ),
     )
