@@ -283,3 +283,46 @@ def comparisons_and_closures() -> st.SearchStrategy[str]:
             ),
         ),
     )
+
+
+def statements() -> st.SearchStrategy[str]:
+    """Exceptions, switch, functions, methods on `this`, constants, compound assignment, JSON helpers."""
+    any_value = st.one_of(ints(1), floats(0), texts(1), bools(1), arrays(1), maps(1))
+    compound = st.sampled_from(["+=", "-=", "*=", "/=", "%=", "**=", "<<=", ">>=", "&=", "|=", "^="])
+    return st.one_of(
+        st.tuples(any_value, any_value).map(
+            lambda t: f"let r = (); try {{ throw {t[0]}; }} catch (e) {{ r = [e, {t[1]}]; }} r"
+        ),
+        st.tuples(ints(2), ints(1)).map(
+            lambda t: f"let r = #{{}}; try {{ r.value = {t[0]}; }} catch (e) {{ r.kind = e.error; }} r"
+        ),
+        st.tuples(ints(1), compound, ints(1)).map(lambda t: f"let v = {t[0]}; v {t[1]} {t[2]}; v"),
+        st.tuples(texts(1), any_value).map(lambda t: f"let v = {t[0]}; v += {t[1]}; v"),
+        st.tuples(any_value, st.sampled_from(["0", "1", '"a"', "true", "()", "2.0", "'x'"])).map(
+            lambda t: (
+                f'switch {t[0]} {{ 0 => "zero", 1 | 2 => "small", "a" => "text", true => "yes", '
+                f'() => "unit", 2.0 => "float", \'x\' => "char", _ => "other" }}'
+            )
+        ),
+        st.tuples(ints(1), st.integers(0, 12)).map(
+            lambda t: f"fn f(n) {{ if n <= 0 {{ {t[0]} }} else {{ n + f(n - 1) }} }} f({t[1]})"
+        ),
+        st.tuples(ints(1), ints(0)).map(
+            lambda t: f"fn bump(d) {{ this += d; this }} let v = {t[0]}; v.bump({t[1]}); v"
+        ),
+        st.tuples(arrays(1), any_value).map(
+            lambda t: f"fn add(x) {{ this.push(x); }} let v = {t[0]}; v.add({t[1]}); v"
+        ),
+        st.tuples(ints(1), ints(1)).map(lambda t: f"const K = {t[0]}; let v = K * 2; [v, K + {t[1]}]"),
+        any_value.map(lambda e: f"parse_json(to_json({e}))"),
+        any_value.map(lambda e: f"to_json([{e}, #{{z: {e}}}])"),
+        st.tuples(texts(1), arrays(1)).map(lambda t: f"contains_any({t[0]}, {t[1]})"),
+        st.tuples(texts(1), texts(1)).map(lambda t: f"contains({t[0]}, {t[1]})"),
+        st.tuples(ints(1), ints(1)).map(lambda t: f"let a1 = {t[0]}; let b1 = {t[1]}; `${{a1}} and ${{b1 * 2}}`"),
+        st.tuples(ints(1), st.integers(0, 6)).map(
+            lambda t: (
+                f"let i = 0; let s = []; do {{ i += 1; if i == 2 {{ continue; }} s.push(i * {t[0]}); }} "
+                f"while i < {t[1]}; s"
+            )
+        ),
+    )

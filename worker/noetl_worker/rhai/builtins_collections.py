@@ -6,6 +6,7 @@ every value stored into a container is copied first (``ctx.own``) so that contai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cmp_to_key
 
 from .context import Builtin, BuiltinContext, signature_error
@@ -181,8 +182,27 @@ def sort(ctx: BuiltinContext, args: list[Value]) -> Value:
             return -1 if result else 1
         return (result > 0) - (result < 0) if type(result) is int else 0
 
-    array.sort(key=cmp_to_key(order))
+    if len(array) <= _RUST_SMALL_SORT:
+        _insertion_sort(array, order)
+    else:
+        array.sort(key=cmp_to_key(order))
     return None
+
+
+# Rust's stable sort (which Rhai's `sort` uses) sorts up to 20 elements by insertion; doing the same
+# here gives the same order even when a comparer is inconsistent (fails, or mixes types), where
+# different algorithms legitimately disagree. Longer arrays use Python's sort (docs/rhai.md).
+_RUST_SMALL_SORT = 20
+
+
+def _insertion_sort(array: list[Value], order: Callable[[Value, Value], int]) -> None:
+    for i in range(1, len(array)):
+        item = array[i]
+        j = i
+        while j > 0 and order(item, array[j - 1]) < 0:
+            array[j] = array[j - 1]
+            j -= 1
+        array[j] = item
 
 
 def array_map(ctx: BuiltinContext, args: list[Value]) -> Value:
