@@ -48,6 +48,7 @@ DOCUMENTED = {
     "checked-when-run": "some errors Rhai finds while parsing are found while running here",
     "no-bit-fields": "integer bit-field indexing is not supported here",
     "closures-capture-by-value": "closures copy what they capture when created; Rhai shares the variable",
+    "expr-depth-counted-per-node": "Rhai spends several expression-depth levels per bracket or block",
     "wall-time-is-ours": "sleep() counts against the wall-time limit here; Rhai's sleep cannot be interrupted",
 }
 
@@ -242,6 +243,34 @@ def test_size_and_depth_limits_break_at_the_same_point(
     assert mine == rhai, f"{limit}={value}: ours allows {mine}, Rhai allows {rhai}"
     beyond = template.format(n=mine + 1)
     assert ours(beyond, limits=limits).error_class == oracle.evaluate(beyond, limits=limits).error_class == "limit"
+
+
+@pytest.mark.parametrize(
+    ("shape", "rhai_deepest"),
+    [("({inner})", 31), ("if true {{ {inner} }}", 20), ("[{inner}]", 20), ("abs({inner})", 31)],
+)
+def test_expression_depth_is_counted_differently(oracle: RhaiOracle, shape: str, rhai_deepest: int) -> None:
+    # Documented difference `expr-depth-counted-per-node`: with the same max_expr_depth (64), Rhai
+    # counts a level per node of its syntax tree (two or three per bracket or block), this interpreter
+    # one per bracket or block, so it accepts deeper nesting; both refuse 100 levels.
+    def nested(depth: int) -> str:
+        script = "1"
+        for _ in range(depth):
+            script = shape.format(inner=script)
+        return script
+
+    rhai = _deepest_ok(lambda s: oracle.evaluate(nested(int(s))), "{n}", 0, 200)
+    mine = _deepest_ok(lambda s: ours(nested(int(s))), "{n}", 0, 200)
+    assert rhai == rhai_deepest
+    assert rhai < mine <= DIFF_LIMITS.max_expr_depth
+    assert oracle.evaluate(nested(100)).error_class == ours(nested(100)).error_class == "limit"
+
+
+def test_the_seed_engine_default_call_depth_is_64(oracle: RhaiOracle) -> None:
+    # The seed sets no limits, but Engine::new() has Rhai's own: 64 nested calls (a release build).
+    template = "fn f(n) {{ if n == 0 {{ 0 }} else {{ 1 + f(n - 1) }} }} f({n})"
+    assert _deepest_ok(lambda s: oracle.evaluate(s, limits=None), template, 0, 500) == 63
+    assert _deepest_ok(lambda s: ours(s, limits=DIFF_LIMITS), template, 0, 500) == DIFF_LIMITS.max_call_depth - 1
 
 
 def test_operation_counts_are_of_the_same_order(oracle: RhaiOracle) -> None:
