@@ -10,9 +10,10 @@ API server (the envtest one in the ``argocd`` tier):
 * ``argocd-application-controller`` with the admin kubeconfig, which (with ``ARGOCD_FAKE_IN_CLUSTER``)
   makes that API server Argo CD's in-cluster destination ``https://kubernetes.default.svc``;
 
-after installing Argo CD's CRDs (from the module source, matched to the binary), the ``argocd``
-namespace, the ``argocd-secret`` and the ``default`` AppProject a standard install has (argocd-server
-creates that project on start; it is the one piece of argocd-server the controllers need).
+once :func:`install_argocd` has created Argo CD's CRDs (from the module source, matched to the binary),
+the ``argocd`` namespace, the ``argocd-secret`` and the ``default`` AppProject a standard install has
+(argocd-server creates that project on start; it is the one piece of argocd-server the controllers
+need), and the caller has installed ``argocd-cm``.
 :func:`serving_git` serves a folder of bare repositories with ``git daemon`` on loopback, as a GitOps
 repository would be served to repo-server. :func:`resource_health` runs the offline health assessment
 (``argocd admin settings resource-overrides health``), the same code path as the controller's.
@@ -44,6 +45,7 @@ __all__ = [
     "ArgoCDError",
     "GitServer",
     "find_argocd_assets",
+    "install_argocd",
     "resource_health",
     "serving_git",
     "start_argocd",
@@ -243,8 +245,12 @@ def _create(create: Any, *args: Any) -> None:
             raise
 
 
-def _install_argocd_objects(api: kubernetes.client.ApiClient, assets: Path) -> None:
-    """Argo CD's CRDs, namespace, secret and default project, as a standard install leaves them."""
+def install_argocd(api: kubernetes.client.ApiClient, assets: Path) -> None:
+    """Argo CD's CRDs, namespace, secret and default project, as a standard install leaves them.
+
+    ``argocd-cm`` is not among them: the controller refuses to start without it, and what goes in it
+    (our health check) is the caller's to install, before :func:`start_argocd`.
+    """
     ext = kubernetes.client.ApiextensionsV1Api(api)
     names = []
     for path in sorted((assets / "crds").glob("*-crd.yaml")):
@@ -290,14 +296,12 @@ def _install_argocd_objects(api: kubernetes.client.ApiClient, assets: Path) -> N
 
 @contextlib.contextmanager
 def start_argocd(cluster: EnvtestCluster, assets: Path, logs: Path, *, resync_seconds: int = 10) -> Iterator[ArgoCD]:
-    """Install Argo CD's objects on ``cluster`` and run redis, repo-server and application-controller.
+    """Run redis, repo-server and application-controller against ``cluster`` (see :func:`install_argocd`).
 
     ``resync_seconds`` is the controller's reconciliation timeout (how often it compares with git without
     a refresh request; 180 s in a default install); self-heal retries after 2 s instead of 5 s.
     """
     work = Path(tempfile.mkdtemp(prefix="argocd-", dir=logs))
-    with cluster.api_client() as api:
-        _install_argocd_objects(api, assets)
     env = {
         "PATH": f"{assets}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(work),
