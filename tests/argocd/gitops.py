@@ -22,6 +22,7 @@ Application, and wait while recording every distinct state Argo CD showed (the `
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -243,7 +244,11 @@ def running_gitops(envtest_assets: Path, argocd_assets: Path) -> Iterator[GitOps
     """Start everything in the module doc, sync the Application once, and yield the stack."""
     with contextlib.ExitStack() as stack:
         logs = Path(tempfile.mkdtemp(prefix="noetl-argocd-"))
-        stack.callback(shutil.rmtree, logs, ignore_errors=True)
+        if os.environ.get("NOETL_ENVTEST_KEEP") == "1":
+            # The envtest launcher's convention: keep everything for a post-mortem.
+            stack.callback(print, f"argocd: kept the logs and the git checkout in {logs}")
+        else:
+            stack.callback(shutil.rmtree, logs, ignore_errors=True)
         # The disruption controller too: Argo CD judges the operator's PodDisruptionBudget by its status.
         cluster = stack.enter_context(start_envtest(envtest_assets, controllers=(*DEFAULT_CONTROLLERS, "disruption")))
         api = stack.enter_context(cluster.api_client())
