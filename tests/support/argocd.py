@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -185,8 +186,6 @@ def serving_git(folder: Path, logs: Path) -> Iterator[GitServer]:
 
 
 def _wait_for_port(what: str, port: int, processes: Sequence[_Process], timeout: float = 60.0) -> None:
-    import socket  # noqa: PLC0415 - only the start-up waits need it
-
     deadline = time.monotonic() + timeout
     while True:
         for proc in processes:
