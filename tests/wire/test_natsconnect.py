@@ -11,8 +11,10 @@ import contextlib
 import logging
 import re
 import socket
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -26,6 +28,7 @@ from noetl_wire.natsconnect import (
 )
 
 from tests.support.nats import free_port, running_nats_server
+from tests.support.tls import Pki
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +91,20 @@ async def test_rejected_credentials_are_unreachable_with_the_server_s_reason() -
         client = await connect_once(NatsTarget.parse(server.url, "t", token="right-token"), within=5)
         assert client.is_connected
         await client.close()
+
+
+async def test_an_untrusted_server_certificate_fails_the_attempt_promptly(tmp_path: Path) -> None:
+    # After a failed TLS verification nats-py's close() never returns; the attempt must still end.
+    pki, rogue = Pki.create(tmp_path / "pki"), Pki.create(tmp_path / "rogue")
+    cert = pki.issue("nats-server", server=True)
+    with running_nats_server(extra_args=["--tls", "--tlscert", str(cert.cert), "--tlskey", str(cert.key)]) as server:
+        context = ssl.create_default_context(cafile=str(rogue.ca_cert))
+        started = time.monotonic()
+        with pytest.raises(NatsUnreachableError, match="CERTIFICATE_VERIFY_FAILED"):
+            await asyncio.wait_for(
+                connect_once(NatsTarget.parse(f"tls://{server.host}:{server.port}", "t", tls=context)), 30
+            )
+        assert time.monotonic() - started < 5.0
 
 
 def test_server_names_never_show_credentials() -> None:

@@ -50,6 +50,8 @@ PING_INTERVAL_SECONDS = 20
 MAX_OUTSTANDING_PINGS = 3
 #: Pause between nats-py's two tries of one server inside a bounded attempt.
 _RETRY_PAUSE_SECONDS = 0.1
+#: How long a failed attempt's client may take to close.
+_CLOSE_SECONDS = 1.0
 
 
 class NatsUnreachableError(nats.errors.Error):
@@ -183,8 +185,10 @@ async def connect_once(
             timeout=limit,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
+        # Release what the attempt holds; after a failed TLS verification nats-py's close() never returns
+        # (it waits on a transport that is already broken), so it gets a moment, not the caller's time.
         with contextlib.suppress(Exception):
-            await client.close()
+            await asyncio.wait_for(client.close(), _CLOSE_SECONDS)
         raise NatsUnreachableError(f"nats: cannot connect to {target.where}: {_reason(exc, causes, limit)}") from None
     return client
 
