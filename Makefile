@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets prometheus-assets fmt docs
+.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets argocd-assets rhai-oracle prometheus-assets fmt docs
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -19,7 +19,7 @@ dev: bootstrap
 	$(UV) run noetl-worker dev
 
 # Every quality gate, then every test tier this machine can run (CI=true makes skipped tiers fail).
-test: bootstrap lint typecheck importlint envtest-assets prometheus-assets pytest
+test: bootstrap lint typecheck importlint envtest-assets argocd-assets rhai-oracle prometheus-assets pytest
 
 lint:
 	$(UV) run ruff check .
@@ -40,6 +40,15 @@ envtest-assets:
 	@if [ -x scripts/envtest-assets ]; then \
 		KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; echo "envtest assets: $$KUBEBUILDER_ASSETS"; \
 	else echo "envtest assets: script not present yet"; fi
+
+# Builds (or reuses from ~/.cache) the real Rhai engine the rhai_differential tier compares against
+# (tools/rhai-oracle, `cargo build --locked`; a cold build is part of CI's time, see docs/testing.md).
+rhai-oracle:
+	@echo "rhai oracle: $$(scripts/rhai-oracle | tail -n 1)"
+
+# Builds (or reuses from ~/.cache) Argo CD and kustomize for the argocd tier; installs redis-server when missing.
+argocd-assets:
+	@set -o pipefail; dir="$$(scripts/argocd-assets | tail -n 1)" && echo "argocd assets: $$dir"
 
 # Builds (or reuses from ~/.cache) prometheus and promtool for the monitoring tier.
 prometheus-assets:

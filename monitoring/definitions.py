@@ -164,5 +164,5 @@ PANELS: tuple[Panel, ...] = (
         Target("histogram_quantile(0.95, sum by (le, endpoint) "
                f"(rate(noetl_worker_control_plane_request_duration_seconds_bucket{{{_W}}}[$__rate_interval])))",
                "{{endpoint}}"),
-    ), "Each HTTP attempt until the response headers."),
+    ), "Each HTTP attempt until its answer is read."),
 )  # fmt: skip

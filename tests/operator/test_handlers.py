@@ -141,6 +141,14 @@ async def test_the_resync_timer_repairs_drift_and_refreshes_the_lag(
         }
         async with kmock.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/noetl-worker-drift", json=edit) as response:
             assert response.status < 300
+        # The durable delivers only what is published after it exists (deliver_policy=new).
+        for _ in range(150):
+            with contextlib.suppress(NotFoundError):
+                await js.consumer_info(stream, "drift")
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("timed out waiting for the managed durable")
         for index in range(3):
             await js.publish(f"{stream.lower()}.shared.{index}", b"{}")
 

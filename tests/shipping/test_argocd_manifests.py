@@ -19,6 +19,7 @@ from noetl_operator.spec import NoetlWorkerPool
 
 from tests.shipping.dockerfiles import REPO_ROOT
 from tests.shipping.manifests import Manifest, named, of_kind, one, render, venv_tool
+from tests.support.docsnippets import snippet
 
 pytestmark = pytest.mark.unit
 
@@ -143,3 +144,15 @@ def test_rendered_children_of_every_shipped_pool_are_free_of_argo_tracking(sourc
     for child in children:
         assert TRACKING_LABEL not in yaml.safe_dump(child), f"{child['kind']} carries {TRACKING_LABEL}"
         assert TRACKING_ANNOTATION not in yaml.safe_dump(child), f"{child['kind']} carries {TRACKING_ANNOTATION}"
+
+
+DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
+
+
+def test_the_documented_application_is_the_shipped_one() -> None:
+    # The tier (tests/argocd) syncs the documented snippet; this ties it to the file users apply.
+    assert snippet(DEPLOY_DOC, "argocd-application") == (ARGOCD / "applications" / "noetl-workerpool.yaml").read_text()
+
+
+def test_the_documented_argocd_cm_is_what_kubectl_apply_k_installs() -> None:
+    assert yaml.safe_load(snippet(DEPLOY_DOC, "argocd-cm")) == one(render(ARGOCD / "health"), "ConfigMap")

@@ -92,20 +92,21 @@ async def test_claim_outcomes(admin: StandinAdmin, standin: StandinProcess) -> N
 @pytest.mark.parametrize(
     ("path", "endpoint"),
     [
-        (b"/api/commands/12/claim", "claim"),
-        (b"/api/events/batch", "events_batch"),
-        (b"/api/events", "events"),
-        (b"/api/result/resolve?ref=x", "result_resolve"),
-        (b"/api/result/77", "result"),
-        (b"/api/vars/77", "vars"),
-        (b"/api/credentials/pg?include_data=true", "credentials"),
-        (b"/api/worker/pool/register", "register"),
-        (b"/api/worker/pool/heartbeat", "heartbeat"),
-        (b"/api/worker/pool/deregister", "deregister"),
-        (b"/somewhere/else", "other"),
+        ("commands/12/claim", "claim"),
+        ("events/batch", "events_batch"),
+        ("events", "events"),
+        ("result/resolve", "result_resolve"),
+        ("result/77", "result"),
+        ("vars/77", "vars"),
+        ("credentials/pg", "credentials"),
+        ("worker/pool/register", "register"),
+        ("worker/pool/heartbeat", "heartbeat"),
+        ("worker/pool/deregister", "deregister"),
+        ("worker/other", "other"),
+        ("somewhere/else", "other"),
     ],
 )
-def test_request_paths_map_to_a_fixed_set_of_endpoint_labels(path: bytes, endpoint: str) -> None:
+def test_request_paths_map_to_a_fixed_set_of_endpoint_labels(path: str, endpoint: str) -> None:
     assert endpoint_of(path) == endpoint
 
 

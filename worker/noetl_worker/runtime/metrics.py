@@ -10,6 +10,7 @@ a key tuple on every call, a dict hit does neither.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
@@ -26,12 +27,15 @@ _EMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _PUT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
+_Metric = TypeVar("_Metric", Counter, Histogram, Gauge)
+
 
 class WorkerMetrics:
     """Every metric the worker exports. Attribute names follow the metric names without the prefix."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, str], Counter | Histogram | Gauge] = {}
         r = self.registry
         # --- the seed's inventory (rust-worker-reference §8) ---
         self.pulls = Counter(
@@ -95,11 +99,9 @@ class WorkerMetrics:
         )
         self.control_plane_request_duration = Histogram(
             "noetl_worker_control_plane_request_duration_seconds",
-            "Control-plane HTTP requests (each attempt) until the response headers.", ["endpoint", "code"],
+            "Control-plane HTTP requests (each attempt) until the answer is read.", ["endpoint", "code"],
             buckets=_REQUEST_BUCKETS, registry=r,
         )  # fmt: skip
-        self._command_children: dict[str, Histogram] = {}
-        self._claim_children: dict[str, Counter] = {}
         self._request_children: dict[tuple[str, str], Histogram] = {}
 
     def watch_slots(self, total: int, busy: Callable[[], int]) -> None:
@@ -111,19 +113,8 @@ class WorkerMetrics:
         """Read the registration state at every scrape."""
         self.registered.set_function(lambda: 1.0 if registered() else 0.0)
 
-    def command_finished(self, tool_kind: str, seconds: float) -> None:
-        child = self._command_children.get(tool_kind)
-        if child is None:
-            child = self._command_children[tool_kind] = self.command_duration.labels(tool_kind=tool_kind)
-        child.observe(seconds)
-
-    def claim_answered(self, code: str) -> None:
-        child = self._claim_children.get(code)
-        if child is None:
-            child = self._claim_children[code] = self.claims.labels(code=code)
-        child.inc()
-
     def control_plane_request(self, endpoint: str, code: str, seconds: float) -> None:
+        # Two labels, so not :meth:`labelled`: the same idea with the pair as the key.
         key = (endpoint, code)
         child = self._request_children.get(key)
         if child is None:
@@ -131,6 +122,15 @@ class WorkerMetrics:
                 endpoint=endpoint, code=code
             )
         child.observe(seconds)
+
+    def labelled(self, metric: _Metric, value: str) -> _Metric:
+        """``metric.labels(value)`` for a one-label metric, the child cached: ``labels()`` checks its
+        arguments and takes the metric's lock on every call, which the per-command path pays several times."""
+        key = (id(metric), value)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(value)
+        return child  # type: ignore[return-value]
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

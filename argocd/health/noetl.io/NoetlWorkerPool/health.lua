@@ -6,8 +6,8 @@
 --
 --   Progressing  the operator has not yet reconciled the current spec (status.observedGeneration, or
 --                Ready's own observedGeneration, is behind metadata.generation), there is no Ready
---                condition yet, the pool is being deleted, or Ready=False while a rollout or scale-up
---                is still under way
+--                condition yet, or Ready=False while a rollout or scale-up is still under way
+--                (a pool being deleted is Progressing "Pending deletion", decided by Argo CD itself)
 --   Healthy      Ready=True for the current generation
 --   Degraded     Degraded=True, or Ready=False because something failed that needs a human: a rollout
 --                past its progress deadline, KEDA missing, a Secret missing, a refused consumer
@@ -47,11 +47,9 @@ end
 
 local generation = obj.metadata.generation
 
-if obj.metadata.deletionTimestamp ~= nil then
-  hs.status = "Progressing"
-  hs.message = "The pool is being deleted"
-  return hs
-end
+-- No deletion branch: Argo CD never runs a health check on an object with a deletionTimestamp; it
+-- reports Progressing "Pending deletion" itself (gitops-engine pkg/health, before any script). The
+-- case is in decided_by_argocd.yaml and runs through the real binary (tests/argocd).
 
 if obj.status == nil or obj.status.observedGeneration == nil then
   hs.status = "Progressing"
