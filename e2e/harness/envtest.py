@@ -16,6 +16,10 @@ Started in dependency order, stopped in reverse:
 6. the pod runner (tests/support/podrunner.py): one local ``noetl-worker`` process per worker Pod the
    controller manager creates, Ready when its ``/readyz`` answers, SIGTERM when the Pod is deleted.
 
+The ``docker`` backend is the same stack with the images instead of this checkout's code: the operator
+runs from ``noetl-operator:dev`` and each worker Pod is a hardened container of ``noetl-worker:dev``
+(tests/support/containers.py), with the same probes, grace periods and restarts.
+
 Test pools point straight at the local URLs (no in-cluster DNS to rewrite): the resulting settings are
 returned in the `Target`. The operator's log and one log per worker pod go to a temporary folder,
 removed at the end unless ``NOETL_ENVTEST_KEEP=1``.
@@ -41,15 +45,22 @@ from noetl_standin.natsserver import running_nats_server
 from e2e.harness.cluster import BackendUnavailable, KubeconfigCluster, Target
 from e2e.harness.operatorproc import running_operator
 from e2e.harness.settings import E2ESettings
+from tests.support.containers import IMAGES, container_launcher, remove_labelled
 from tests.support.envtest import EnvtestCluster, EnvtestError, find_assets, start_envtest, start_keda
 from tests.support.podrunner import PodRunner, worker_launcher
 from tests.support.standin import running_standin
 
-__all__ = ["OPERATOR_ACCOUNT", "STANDIN_SETTINGS", "WORKER_POD_SELECTOR", "local_target"]
+__all__ = ["CONTAINER_IMAGE", "OPERATOR_ACCOUNT", "STANDIN_SETTINGS", "WORKER_POD_SELECTOR", "local_target"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_POD_SELECTOR = "app.kubernetes.io/name=noetl-worker"
 OPERATOR_ACCOUNT = ("noetl-system", "noetl-operator")
+# What test pools name as their image on the docker backend: the worker image `make images` builds.
+CONTAINER_IMAGE = {
+    "worker_image_repository": IMAGES["worker"].partition(":")[0],
+    "worker_image_tag": IMAGES["worker"].partition(":")[2],
+    "worker_image_pull_policy": "Never",
+}
 # The kind manifest's values (e2e/kind/manifests/standin.yaml): a command whose worker died is offered
 # again within seconds, not the production minutes.
 STANDIN_SETTINGS: dict[str, Any] = {
@@ -108,8 +119,12 @@ def _operator_kubeconfig(cluster: EnvtestCluster) -> Path:
 
 
 @contextlib.contextmanager
-def local_target(settings: E2ESettings) -> Iterator[Target]:
+def local_target(settings: E2ESettings, *, containers: bool = False) -> Iterator[Target]:
     """Start the local stack (see the module doc) and yield the cluster with settings pointing at it.
+
+    ``containers`` (the ``docker`` backend): the operator runs from ``noetl-operator:dev`` and every
+    worker Pod as a container of the image its spec names (``noetl-worker:dev``), hardened as the Pod's
+    securityContext says, instead of this checkout's code as local processes.
 
     Raises:
         BackendUnavailable: the envtest assets are not built (the message says how to build them).
@@ -146,12 +161,18 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
                 "server_url": standin.url,
                 "nats_url": nats.url,
                 "nats_monitoring_endpoint": f"127.0.0.1:{nats.monitor_port}",
+                **(CONTAINER_IMAGE if containers else {}),
             }
         )
-        operator = stack.enter_context(running_operator(_operator_kubeconfig(cluster), logs / "operator.log"))
-        runner = stack.enter_context(
-            PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, worker_launcher(), logs / "pods")
+        if containers:
+            stack.callback(remove_labelled)  # whatever a killed `docker run` client left behind
+        operator = stack.enter_context(
+            running_operator(
+                _operator_kubeconfig(cluster), logs / "operator.log", image=IMAGES["operator"] if containers else None
+            )
         )
+        launcher = container_launcher() if containers else worker_launcher()
+        runner = stack.enter_context(PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, launcher, logs / "pods"))
 
         def describe() -> str:
             return (

@@ -121,6 +121,12 @@ class Container:
 
     name: str
 
+    @staticmethod
+    def names(prefix: str) -> list[str]:
+        """Names of the containers (running or not) whose name starts with ``prefix``."""
+        listed = docker("ps", "--all", f"--filter=name={prefix}", "--format={{.Names}}", check=False).stdout
+        return [name for name in listed.split() if name.startswith(prefix)]
+
     def state(self) -> dict[str, str]:
         found = docker(
             "inspect", "--format", "{{.State.Status}} {{.State.Pid}} {{.State.ExitCode}}", self.name, check=False
