@@ -47,7 +47,7 @@ def test_the_operator_image_reconciles_a_pool_whose_pods_run_the_worker_image(
     name = unique_name("image")
     pool = ready_pool(cluster, settings, pool_manifest(name, settings, replicas=2))
     assert pool["status"]["observedGeneration"] == pool["metadata"]["generation"]
-    deployment = cluster.deployment(name)
+    deployment = cluster.deployment(f"noetl-worker-{name}")
     assert deployment is not None
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == images["worker"]
@@ -81,5 +81,5 @@ def test_the_operator_image_reconciles_a_pool_whose_pods_run_the_worker_image(
     cluster.delete_pool(name)
     wait_for("the pool to be gone", lambda: cluster.pool(name) is None, timeout=120, poll=0.5)
     wait_for("its pod containers to stop", lambda: not any(
-        n.startswith(f"noetl-pod-{name}") for n in (row["Names"] for row in worker_containers())
+        n.startswith(f"noetl-pod-noetl-worker-{name}-") for n in (row["Names"] for row in worker_containers())
     ), timeout=120, poll=0.5)  # fmt: skip
