@@ -45,6 +45,11 @@ def images() -> Iterator[dict[str, str]]:
         remove_labelled()
 
 
+@pytest.fixture(autouse=True)
+def _images_first(images: dict[str, str]) -> None:
+    """Every test here needs the images: skip (or build) before any other fixture starts a server."""
+
+
 @pytest.fixture
 def names() -> dict[str, str]:
     """Per-test stream, consumer and subject names on the session's nats-server."""

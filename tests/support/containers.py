@@ -79,7 +79,8 @@ def docker_unavailable() -> str | None:
         ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False
     )
     if answered.returncode != 0:
-        return f"no Docker daemon answers (run scripts/docker-up): {answered.stderr.strip().splitlines()[-1:]}"
+        last = (answered.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"no Docker daemon answers (run scripts/docker-up): {last}"
     return None
 
 
