@@ -214,8 +214,9 @@ def docker_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
     if missing is not None:
         raise BackendUnavailable(f"docker backend: {missing}")
     from e2e.harness.envtest import local_target  # noqa: PLC0415
+    from tests.support.containers import IMAGES  # noqa: PLC0415
 
-    return local_target(settings, containers=True)
+    return local_target(settings, images=IMAGES)
 
 
 def auto_backend(settings: E2ESettings) -> AbstractContextManager[Target]:

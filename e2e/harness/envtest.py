@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +45,16 @@ from noetl_standin.natsserver import running_nats_server
 from e2e.harness.cluster import BackendUnavailable, KubeconfigCluster, Target
 from e2e.harness.operatorproc import running_operator
 from e2e.harness.settings import E2ESettings
-from tests.support.containers import IMAGES, container_launcher, remove_labelled
+from tests.support.containers import container_launcher, remove_labelled
 from tests.support.envtest import EnvtestCluster, EnvtestError, find_assets, start_envtest, start_keda
 from tests.support.podrunner import PodRunner, worker_launcher
 from tests.support.standin import running_standin
 
-__all__ = ["CONTAINER_IMAGE", "OPERATOR_ACCOUNT", "STANDIN_SETTINGS", "WORKER_POD_SELECTOR", "local_target"]
+__all__ = ["OPERATOR_ACCOUNT", "STANDIN_SETTINGS", "WORKER_POD_SELECTOR", "local_target"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_POD_SELECTOR = "app.kubernetes.io/name=noetl-worker"
 OPERATOR_ACCOUNT = ("noetl-system", "noetl-operator")
-# What test pools name as their image on the docker backend: the worker image `make images` builds.
-CONTAINER_IMAGE = {
-    "worker_image_repository": IMAGES["worker"].partition(":")[0],
-    "worker_image_tag": IMAGES["worker"].partition(":")[2],
-    "worker_image_pull_policy": "Never",
-}
 # The kind manifest's values (e2e/kind/manifests/standin.yaml): a command whose worker died is offered
 # again within seconds, not the production minutes.
 STANDIN_SETTINGS: dict[str, Any] = {
@@ -118,13 +112,20 @@ def _operator_kubeconfig(cluster: EnvtestCluster) -> Path:
     return cluster.service_account_kubeconfig(namespace, account, expiration_seconds=4 * 3600)
 
 
+def _pool_image(image: str) -> dict[str, str]:
+    """The settings that make test pools name ``image`` (never pulled: the daemon has it)."""
+    repository, _, tag = image.partition(":")
+    return {"worker_image_repository": repository, "worker_image_tag": tag, "worker_image_pull_policy": "Never"}
+
+
 @contextlib.contextmanager
-def local_target(settings: E2ESettings, *, containers: bool = False) -> Iterator[Target]:
+def local_target(settings: E2ESettings, *, images: Mapping[str, str] | None = None) -> Iterator[Target]:
     """Start the local stack (see the module doc) and yield the cluster with settings pointing at it.
 
-    ``containers`` (the ``docker`` backend): the operator runs from ``noetl-operator:dev`` and every
-    worker Pod as a container of the image its spec names (``noetl-worker:dev``), hardened as the Pod's
-    securityContext says, instead of this checkout's code as local processes.
+    ``images`` (the ``docker`` backend passes ``noetl-worker:dev`` and ``noetl-operator:dev`` as
+    ``{"worker": ..., "operator": ...}``): the operator runs from the operator image, test pools name the
+    worker image, and every worker Pod runs as a container of the image its spec names, hardened as the
+    Pod's securityContext says — instead of this checkout's code as local processes.
 
     Raises:
         BackendUnavailable: the envtest assets are not built (the message says how to build them).
@@ -161,17 +162,17 @@ def local_target(settings: E2ESettings, *, containers: bool = False) -> Iterator
                 "server_url": standin.url,
                 "nats_url": nats.url,
                 "nats_monitoring_endpoint": f"127.0.0.1:{nats.monitor_port}",
-                **(CONTAINER_IMAGE if containers else {}),
+                **(_pool_image(images["worker"]) if images else {}),
             }
         )
-        if containers:
+        if images:
             stack.callback(remove_labelled)  # whatever a killed `docker run` client left behind
         operator = stack.enter_context(
             running_operator(
-                _operator_kubeconfig(cluster), logs / "operator.log", image=IMAGES["operator"] if containers else None
+                _operator_kubeconfig(cluster), logs / "operator.log", image=images["operator"] if images else None
             )
         )
-        launcher = container_launcher() if containers else worker_launcher()
+        launcher = container_launcher() if images else worker_launcher()
         runner = stack.enter_context(PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, launcher, logs / "pods"))
 
         def describe() -> str:

@@ -1,6 +1,6 @@
 """The operator image reconciles a pool on a real API server, and its worker pods run the worker image.
 
-The e2e harness's ``docker`` backend (e2e/harness/envtest.py with ``containers=True``): envtest's
+The e2e harness's ``docker`` backend (e2e/harness/envtest.py with ``images=``): envtest's
 kube-apiserver and controller manager, the operator as a container of ``noetl-operator:dev`` logged in
 with its least-privilege ServiceAccount kubeconfig (mounted read-only), and each worker Pod the
 controller manager creates run as a container of ``noetl-worker:dev`` by the pod runner.
@@ -31,7 +31,7 @@ def target(images: dict[str, str]) -> Iterator[Target]:
     if find_assets(keda=False) is None:
         pytest.skip("envtest assets not built: run `scripts/envtest-assets` (see docs/testing.md)")
     settings = E2ESettings(kubeconfig=None, timeout_seconds=180, poll_seconds=0.5)
-    with local_target(settings, containers=True) as started:
+    with local_target(settings, images=images) as started:
         yield started
 
 
