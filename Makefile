@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets fmt docs docker images test-images
+.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets rhai-oracle fmt docs docker images test-images
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -19,7 +19,7 @@ dev: bootstrap
 	$(UV) run noetl-worker dev
 
 # Every quality gate, then every test tier this machine can run (CI=true makes skipped tiers fail).
-test: bootstrap lint typecheck importlint envtest-assets test-images pytest
+test: bootstrap lint typecheck importlint envtest-assets rhai-oracle test-images pytest
 
 lint:
 	$(UV) run ruff check .
@@ -54,6 +54,11 @@ images:
 test-images:
 	@if scripts/docker-up; then scripts/build-images; \
 	else echo "images: no Docker daemon here; the image tier skips (and fails with CI=true)"; fi
+
+# Builds (or reuses from ~/.cache) the real Rhai engine the rhai_differential tier compares against
+# (tools/rhai-oracle, `cargo build --locked`; a cold build is part of CI's time, see docs/testing.md).
+rhai-oracle:
+	@echo "rhai oracle: $$(scripts/rhai-oracle | tail -n 1)"
 
 pytest:
 	@if [ -x scripts/envtest-assets ]; then export KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; fi; \

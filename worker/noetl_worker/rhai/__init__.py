@@ -25,7 +25,7 @@ from .errors import RhaiError, RhaiLimitError, RhaiRuntimeError, RhaiSyntaxError
 from .evaluator import Evaluator
 from .limits import DEFAULT_LIMITS, RhaiLimits
 from .parser import parse
-from .values import Value, from_json, to_json_value
+from .values import Value, from_json, to_json_value, type_name
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -51,6 +51,8 @@ class RhaiOutcome:
     dropped_lines: int = 0
     #: Operations the run used (see :attr:`RhaiLimits.max_operations`).
     operations: int = 0
+    #: ``type_of`` of the script's last value before the JSON conversion (``"i64"``, ``"map"``...).
+    value_type: str = "()"
 
 
 def run_script(
@@ -93,6 +95,7 @@ def run_script(
         evaluator = Evaluator(program, limits, emit, deadline, cancel)
         value = evaluator.run(variables)
         outcome.value = to_json_value(value)
+        outcome.value_type = type_name(value)
     except RhaiError:
         raise
     except RecursionError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .builtins_collections import (
@@ -121,9 +120,11 @@ def to_int(ctx: BuiltinContext, args: list[Value]) -> Value:
         return value
     if type(value) is float:
         assert isinstance(value, float)
-        if not math.isfinite(value) or not I64_MIN <= math.trunc(value) <= I64_MAX:
+        if math.isnan(value):
+            return 0  # Rhai checks only the range, and Rust's `as` turns NaN into 0
+        if not -(2.0**63) <= value <= 2.0**63:
             raise OpError(f"integer overflow converting {to_debug(value)} to i64")
-        return math.trunc(value)
+        return min(math.trunc(value), I64_MAX)  # 2**63 itself saturates, as Rust's `as` does
     if type(value) is bool:
         return 1 if value else 0
     if type(value) is str and len(value) == 1:  # char → code point, as Rhai does
@@ -222,8 +223,8 @@ def print_fn(level: str, debug: bool = False) -> Builtin:
 def timestamp(ctx: BuiltinContext, args: list[Value]) -> Value:
     if args:
         raise signature_error("timestamp", args)
-    # The Rust worker returns an RFC 3339 UTC string.
-    return datetime.now(UTC).isoformat()
+    # The reference registers `timestamp()` as the Unix time in whole seconds, as a string.
+    return str(int(time.time()))
 
 
 def timestamp_ms(ctx: BuiltinContext, args: list[Value]) -> Value:

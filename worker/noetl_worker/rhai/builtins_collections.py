@@ -6,10 +6,12 @@ every value stored into a container is copied first (``ctx.own``) so that contai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cmp_to_key
 
 from .context import Builtin, BuiltinContext, signature_error
-from .operators import OpError, binary
+from .errors import RhaiRuntimeError
+from .operators import OpError
 from .values import RhaiFn, Value, rhai_equal, type_name
 
 __all__ = ["ARRAY_FUNCTIONS", "ARRAY_MUTATORS", "MAP_FUNCTIONS", "MAP_MUTATORS", "index_in"]
@@ -144,32 +146,63 @@ def reverse(ctx: BuiltinContext, args: list[Value]) -> Value:
     return None
 
 
-def _default_order(a: Value, b: Value) -> int:
-    if binary("<", a, b):
-        return -1
-    if binary(">", a, b):
-        return 1
-    if rhai_equal(a, b):
-        return 0
-    raise OpError(f"cannot compare {type_name(a)} with {type_name(b)} to sort")
+_SORTABLE = (int, float, str, bool)
+
+
+def _sort_natural(array: list[Value]) -> None:
+    """``sort()`` without a comparer, as Rhai does it: every element of one type (integers, floats,
+    strings, booleans; units stay as they are), anything else is an error."""
+    if len(array) <= 1:
+        return
+    first = type(array[0])
+    if any(type(item) is not first for item in array):
+        raise OpError("function not found: elements of different types cannot be sorted")
+    if first is type(None):
+        return
+    if first not in _SORTABLE:
+        raise OpError(f"function not found: elements of {type_name(array[0])} cannot be sorted")
+    array.sort()
 
 
 def sort(ctx: BuiltinContext, args: list[Value]) -> Value:
     array = _a("sort", args, (1, 2))
-    if len(args) == 2:
-        fn = _fn("sort", args, 1)
+    if len(args) == 1:
+        _sort_natural(array)
+        return None
+    fn = _fn("sort", args, 1)
 
-        def order(a: Value, b: Value) -> int:
+    def order(a: Value, b: Value) -> int:
+        # Rhai's comparer contract: an integer's sign, or a boolean (true = a first); a comparer that
+        # fails or returns anything else counts as "equal" (limit breaches still stop the script).
+        try:
             result = ctx.call(fn, [a, b])
-            if type(result) is not int:
-                raise OpError(f"the 'sort' callback must return an integer, got {type_name(result)}")
-            assert isinstance(result, int)
-            return result
+        except RhaiRuntimeError:
+            return 0
+        if type(result) is bool:
+            return -1 if result else 1
+        return (result > 0) - (result < 0) if type(result) is int else 0
 
-        array.sort(key=cmp_to_key(order))
+    if len(array) <= _RUST_SMALL_SORT:
+        _insertion_sort(array, order)
     else:
-        array.sort(key=cmp_to_key(_default_order))
+        array.sort(key=cmp_to_key(order))
     return None
+
+
+# Rust's stable sort (which Rhai's `sort` uses) sorts up to 20 elements by insertion; doing the same
+# here gives the same order even when a comparer is inconsistent (fails, or mixes types), where
+# different algorithms legitimately disagree. Longer arrays use Python's sort (docs/rhai.md).
+_RUST_SMALL_SORT = 20
+
+
+def _insertion_sort(array: list[Value], order: Callable[[Value, Value], int]) -> None:
+    for i in range(1, len(array)):
+        item = array[i]
+        j = i
+        while j > 0 and order(item, array[j - 1]) < 0:
+            array[j] = array[j - 1]
+            j -= 1
+        array[j] = item
 
 
 def array_map(ctx: BuiltinContext, args: list[Value]) -> Value:
@@ -282,8 +315,9 @@ def map_get(ctx: BuiltinContext, args: list[Value]) -> Value:
         if type(at) is not int:
             raise signature_error("get", args)
         assert isinstance(at, int)
-        resolved = index_in(at, len(array))
-        return None if resolved is None else ctx.own(array[resolved])
+        # Unlike `a[i]`, Rhai's `get` clamps a negative index beyond the start to the first element.
+        resolved = max(0, len(array) + at) if at < 0 else at
+        return ctx.own(array[resolved]) if resolved < len(array) else None
     mapping = _m("get", args, 2)
     key = args[1]
     if type(key) is not str:

@@ -127,14 +127,28 @@ def sub_string(ctx: BuiltinContext, args: list[Value]) -> Value:
 def string_index_of(ctx: BuiltinContext, args: list[Value]) -> Value:
     text = _s("index_of", args, (2, 3))
     find = _str_arg("index_of", args, 1)
+    if not text:
+        return -1  # Rhai: nothing is found in an empty string, not even ""
     start = _start_index(_int_arg("index_of", args, 2), len(text)) if len(args) == 3 else 0
     return text.find(find, start)
+
+
+def _rust_split(text: str, sep: str, segments: int | None) -> list[str]:
+    """``str::split``/``splitn`` as Rust (so Rhai) does them: an empty separator matches between every
+    character and at both ends (``"ab".split("")`` is ``["", "a", "b", ""]``)."""
+    if sep:
+        return text.split(sep) if segments is None else text.split(sep, segments - 1)
+    parts = ["", *text, ""]
+    if segments is not None and len(parts) > segments:
+        parts = [*parts[: segments - 1], "".join(parts[segments - 1 :])]
+    return parts
 
 
 def split(ctx: BuiltinContext, args: list[Value]) -> Value:
     text = _s("split", args, (1, 2, 3))
     if len(args) == 1:
-        return list(text.split())
+        # Rhai gives an empty string back as its only segment, whatever the separator.
+        return list(text.split()) if text else [text]
     if type(args[1]) is int:
         # split(index): two parts around a character position.
         at = args[1]
@@ -142,12 +156,10 @@ def split(ctx: BuiltinContext, args: list[Value]) -> Value:
         at = _start_index(at, len(text))
         return [text[:at], text[at:]]
     sep = _str_arg("split", args, 1)
-    if len(args) == 3:
-        segments = _int_arg("split", args, 2)
-        parts = text.split(sep, max(segments - 1, 0)) if sep else list(text)
-    else:
-        parts = text.split(sep) if sep else list(text)
-    return ctx.checked(list(parts))
+    segments = _int_arg("split", args, 2) if len(args) == 3 else None
+    if not text or (sep and sep not in text) or (segments is not None and segments <= 1):
+        return [text]
+    return ctx.checked(list[Value](_rust_split(text, sep, segments)))
 
 
 def starts_with(ctx: BuiltinContext, args: list[Value]) -> Value:

@@ -7,7 +7,7 @@ without a Python traceback. Nothing else escapes :func:`noetl_worker.rhai.run_sc
 
 from __future__ import annotations
 
-__all__ = ["RhaiError", "RhaiLimitError", "RhaiRuntimeError", "RhaiSyntaxError"]
+__all__ = ["RhaiError", "RhaiLimitError", "RhaiRuntimeError", "RhaiSyntaxError", "caught_error_map"]
 
 
 class RhaiError(Exception):
@@ -46,3 +46,31 @@ class RhaiRuntimeError(RhaiError):
 
 class RhaiLimitError(RhaiError):
     """A safety limit was exceeded (operations, call depth, data size, wall time). Not catchable."""
+
+
+# Rhai names the kind of a system error in the `error` field of the map `catch (err)` receives; the
+# reasons this interpreter words itself are matched to those names by their opening words.
+_ERROR_KINDS = (
+    ("division by zero", "ErrorArithmetic"),
+    ("arithmetic overflow", "ErrorArithmetic"),
+    ("function not found", "ErrorFunctionNotFound"),
+    ("function '", "ErrorFunctionNotFound"),
+    ("host function", "ErrorFunctionNotFound"),
+    ("variable '", "ErrorVariableNotFound"),
+    ("array index", "ErrorArrayBounds"),
+    ("string index", "ErrorStringBounds"),
+    ("property '", "ErrorPropertyNotFound"),
+    ("cannot ", "ErrorAssignmentToConstant"),
+)
+
+
+def caught_error_map(err: RhaiRuntimeError) -> dict[str, object]:
+    """What ``catch (err)`` binds for an error the script did not ``throw``: as in Rhai, an object map
+    with the error's kind (``error``), its ``message`` (this interpreter's wording) and, when known,
+    its ``line`` and ``position``."""
+    kind = next((name for prefix, name in _ERROR_KINDS if err.reason.startswith(prefix)), "ErrorMismatchDataType")
+    caught: dict[str, object] = {"error": kind, "message": err.reason}
+    if err.line > 0:
+        caught["line"] = err.line
+        caught["position"] = err.column
+    return caught

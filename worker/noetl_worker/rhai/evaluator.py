@@ -24,7 +24,7 @@ from . import nodes as n
 from .builtins import BUILTINS, DISABLED_HOST_FUNCTIONS, MUTATORS, STRING_MUTATORS
 from .builtins_collections import index_in
 from .context import LimitBreach
-from .errors import RhaiLimitError, RhaiRuntimeError
+from .errors import RhaiLimitError, RhaiRuntimeError, caught_error_map
 from .limits import RhaiLimits
 from .operators import OpError, binary, check_int, unary
 from .scope import Scope
@@ -431,17 +431,20 @@ class Evaluator:
         raise RhaiRuntimeError(f"runtime error: {to_display(value)}", node.line, node.col, thrown=True, value=value)
 
     def _try(self, node: n.Try) -> Value:
+        # `try`/`catch` is a statement in Rhai: whichever block runs, its value is unit.
         try:
-            return self._block(node.body)
+            self._block(node.body)
+            return None
         except RhaiRuntimeError as err:
-            value: Value = err.value  # type: ignore[assignment]
+            value: Value = err.value if err.thrown else caught_error_map(err)  # type: ignore[assignment]
         scope = self.scope
         mark = len(scope.names)
         self.caught.append(value)
         try:
             if node.err_name is not None:
                 scope.push(node.err_name, value)
-            return self._block(node.handler)
+            self._block(node.handler)
+            return None
         finally:
             self.caught.pop()
             scope.truncate(mark)
@@ -719,11 +722,8 @@ class Evaluator:
         if fn is not None:
             args = [self._own_at(a, self._eval(a)) for a in node.args]
             return self._invoke(fn, args, node)[0]
-        idx = self.scope.find(name)
-        if idx >= 0 and type(self.scope.values[idx]) is RhaiFn:
-            pointer = self.scope.values[idx]
-            assert isinstance(pointer, RhaiFn)
-            return self._call_pointer(pointer, [self._own_at(a, self._eval(a)) for a in node.args], node)
+        # A variable holding a function pointer is not callable as `f(x)` (Rhai says "function not
+        # found"): pointers are called with `f.call(x)`.
         args = [self._eval(a) for a in node.args]
         if name == "Fn":
             if len(args) != 1 or type(args[0]) is not str:

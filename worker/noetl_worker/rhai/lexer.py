@@ -123,9 +123,29 @@ class _Lexer:
         out: list[Token] = []
         while True:
             tok = self.next_token()
+            if tok.kind == "int" and len(out) >= 1:
+                self._reject_signed_radix(out, tok)
             out.append(tok)
             if tok.kind == "eof":
                 return out
+
+    def _reject_signed_radix(self, out: list[Token], tok: Token) -> None:
+        """Rhai's tokenizer reads a unary `-` written right before a digit as the number's sign, and a
+        signed number cannot have a radix prefix: `-0xff` is an invalid number (`-(0xff)` and `1 -0xff`
+        are fine)."""
+        minus = out[-1]
+        if not (minus.kind == "op" and minus.value == "-" and minus.line == tok.line and minus.col + 1 == tok.col):
+            return
+        before = out[-2] if len(out) >= 2 else None
+        if before is not None and (
+            before.kind in ("int", "float", "str", "char", "ident", "interp")
+            or (before.kind == "op" and before.value in (")", "]", "}"))
+            or (before.kind == "kw" and before.value in ("true", "false", "this"))
+        ):
+            return
+        start = self.line_start + tok.col - 1
+        if self.src.startswith(("0x", "0o", "0b"), start):
+            raise self.error(f"invalid number literal '-{self.src[start : self.pos]}'", minus.line, minus.col)
 
     def next_token(self) -> Token:
         self.skip_trivia()
@@ -151,6 +171,9 @@ class _Lexer:
             return Token("char", text, line, col)
         if ch == "`":
             return self.backtick(line, col)
+        if src.startswith(("--", "++"), self.pos):
+            # Reserved in Rhai (there is no increment/decrement): `--x` is not a double negation.
+            raise self.error(f"'{src[self.pos : self.pos + 2]}' is a reserved symbol", line, col)
         for op in _OPS_BY_FIRST.get(ch, ()):
             if src.startswith(op, self.pos):
                 self.pos += len(op)
@@ -199,9 +222,10 @@ class _Lexer:
         text = src[start : self.pos].replace("_", "")
         if is_float:
             return Token("float", float(text), line, col)
-        # 2**63 itself is let through so that the parser can fold `-9223372036854775808`.
+        # 2**63 itself is let through so that the parser can fold `-9223372036854775808`; larger
+        # decimal literals are floats, as Rhai's tokenizer falls back to f64 when i64 overflows.
         if len(text) > 19 and int(text[:40]) > 2**63:
-            raise self.error("integer literal is out of range for i64", line, col)
+            return Token("float", float(text), line, col)
         return Token("int", int(text), line, col)
 
     def quoted(self, quote: str, line: int, col: int) -> str:

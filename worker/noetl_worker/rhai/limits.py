@@ -1,7 +1,8 @@
 """Safety limits for one script run, with defaults sized for the small pure transforms playbooks use.
 
-The Rust seed runs Rhai with no limits at all; a pool must not let one script pin a worker slot forever
-or exhaust its memory, so every dimension that can grow is bounded here. Each breach raises
+The Rust seed sets no limits (only Rhai's defaults apply: 64 nested calls, expression depth 64); a pool
+must not let one script pin a worker slot forever or exhaust its memory, so every dimension that can
+grow is bounded here. Each breach raises
 :class:`~noetl_worker.rhai.errors.RhaiLimitError`, which scripts cannot catch.
 """
 

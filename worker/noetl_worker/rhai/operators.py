@@ -51,11 +51,15 @@ def _int_pow(a: int, b: int) -> int:
 
 
 def _shift(op: str, a: int, b: int) -> int:
-    if b < 0 or b > 63:
-        raise OpError(f"bit shift by {b} is out of range (0..63)")
+    # Rhai's shifts never fail: a negative amount shifts the other way, and shifting by 64 or more
+    # gives 0 to the left and the sign (0 or -1) to the right; bits shifted out are lost.
+    if b < 0:
+        return _shift(">>" if op == "<<" else "<<", a, -b)
     if op == ">>":
-        return a >> b
-    shifted = (a << b) & 0xFFFF_FFFF_FFFF_FFFF  # bits shifted out are lost, as with Rust's shl
+        return a >> min(b, 63)
+    if b >= 64:
+        return 0
+    shifted = (a << b) & 0xFFFF_FFFF_FFFF_FFFF
     return shifted - (1 << 64) if shifted > I64_MAX else shifted
 
 

@@ -52,6 +52,7 @@ _RESERVED = frozenset(
     }
 )  # fmt: skip
 # Statements and expressions that end with a block need no terminating ';'.
+_STATEMENT_KEYWORDS = ("if", "switch", "while", "loop", "do", "for")
 _BLOCK_ENDED = (n.If, n.Switch, n.While, n.Loop, n.For, n.Block, n.Try, n.FnDef, n.DoLoop)
 
 
@@ -187,6 +188,12 @@ class _Parser:
                 return self.try_statement()
             if word in ("import", "export"):
                 raise self.error(f"unsupported syntax: '{word}' statements (modules are not available)", tok)
+            if word in _STATEMENT_KEYWORDS:
+                # As in Rhai, a statement that starts with a control-flow keyword ends with its block:
+                # no operator, method call or index continues it (`if c {1} else {2}.len()` is an error).
+                return self.keyword_expression(tok)
+        if tok.kind == "op" and tok.value == "{":
+            return self.punctuation_expression(tok)  # a block statement, likewise
         expr = self.expression()
         nxt = self.peek()
         if nxt.kind == "op" and (nxt.value == "=" or nxt.value in _COMPOUND_ASSIGN):
@@ -399,7 +406,7 @@ class _Parser:
         tok = self.peek()
         kind, value = tok.kind, tok.value
         if kind == "int" and isinstance(value, int) and value > I64_MAX:
-            raise self.error(f"integer literal {value} is out of range for i64", tok)
+            value = float(value)  # 2**63 not folded into `-9223372036854775808`: a float, as in Rhai
         if kind in ("int", "float", "str", "char"):
             self.advance()
             assert isinstance(value, int | float | str)
@@ -571,6 +578,9 @@ class _Parser:
         if not self.at_kw("in"):
             raise self.unexpected(expecting="'in'")
         self.advance()
+        if self.at_op("{"):
+            # Rhai takes the `{` after `in` for the loop body, never for a block expression.
+            raise self.unexpected(expecting="an expression to iterate over")
         iterable = self.expression()
         return n.For(tok.line, tok.col, var, index_var, iterable, self.loop_body())
 
