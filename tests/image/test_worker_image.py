@@ -81,7 +81,8 @@ async def test_the_container_runs_hardened_as_in_the_pod(worker_container: Calla
 async def test_claims_runs_and_reports_events_for_every_command(
     admin: StandinAdmin, worker_container: Callable[..., ContainerWorker]
 ) -> None:
-    worker = worker_container(WORKER_MAX_CONCURRENT="4")
+    # "command finished" is a DEBUG line: the container's logs show it only at that level.
+    worker = worker_container(WORKER_MAX_CONCURRENT="4", WORKER_LOG_LEVEL="DEBUG")
     assert await worker_status(admin, worker.worker_id) == "ready"
     job = await admin.submit_job([{"name": f"s{i}", "kind": "noop", "tool_config": {"result": i}} for i in range(10)])
     done = await admin.wait_job(job.execution_id, timeout=60)
