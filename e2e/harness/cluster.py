@@ -5,8 +5,9 @@ envtest API server. A backend is a context manager that yields a `Target`: the c
 as the backend resolved them (a backend that starts the control plane itself fills in its URLs).
 Backends live in `BACKENDS` and are selected by ``NOETL_E2E_BACKEND``: ``kubeconfig`` (kind or any
 cluster), ``envtest`` (a local API server whose pods are local `noetl-worker` processes, see
-e2e/harness/envtest.py), or ``auto`` (the kubeconfig if one is set, else envtest). The tests never see
-the difference.
+e2e/harness/envtest.py), ``docker`` (the same local API server, with the operator and the worker pods
+as containers of the built images), or ``auto`` (the kubeconfig if one is set, else docker where a
+daemon answers and the images are built, else envtest). The tests never see the difference.
 """
 
 from __future__ import annotations
@@ -196,13 +197,38 @@ def envtest_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
     return local_target(settings)
 
 
+def docker_missing() -> str | None:
+    """Why the docker backend cannot run here (no daemon, or the images are not built), else None."""
+    from tests.support.containers import IMAGES, docker_unavailable, image_present  # noqa: PLC0415
+
+    missing = docker_unavailable()
+    if missing is not None:
+        return missing
+    absent = [image for key, image in IMAGES.items() if key != "standin" and not image_present(image)]
+    return f"{', '.join(absent)} not built: run `make images`" if absent else None
+
+
+def docker_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
+    """The envtest stack with the operator and every worker Pod as containers of the built images."""
+    missing = docker_missing()
+    if missing is not None:
+        raise BackendUnavailable(f"docker backend: {missing}")
+    from e2e.harness.envtest import local_target  # noqa: PLC0415
+    from tests.support.containers import IMAGES  # noqa: PLC0415
+
+    return local_target(settings, images=IMAGES)
+
+
 def auto_backend(settings: E2ESettings) -> AbstractContextManager[Target]:
-    """The kubeconfig's cluster when one is configured, else the local envtest backend."""
-    return kubeconfig_backend(settings) if settings.kubeconfig is not None else envtest_backend(settings)
+    """The kubeconfig's cluster when one is configured, else docker when it can run here, else envtest."""
+    if settings.kubeconfig is not None:
+        return kubeconfig_backend(settings)
+    return docker_backend(settings) if docker_missing() is None else envtest_backend(settings)
 
 
 BACKENDS: dict[str, Callable[[E2ESettings], AbstractContextManager[Target]]] = {
     "auto": auto_backend,
+    "docker": docker_backend,
     "envtest": envtest_backend,
     "kubeconfig": kubeconfig_backend,
 }

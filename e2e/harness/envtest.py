@@ -16,6 +16,10 @@ Started in dependency order, stopped in reverse:
 6. the pod runner (tests/support/podrunner.py): one local ``noetl-worker`` process per worker Pod the
    controller manager creates, Ready when its ``/readyz`` answers, SIGTERM when the Pod is deleted.
 
+The ``docker`` backend is the same stack with the images instead of this checkout's code: the operator
+runs from ``noetl-operator:dev`` and each worker Pod is a hardened container of ``noetl-worker:dev``
+(tests/support/containers.py), with the same probes, grace periods and restarts.
+
 Test pools point straight at the local URLs (no in-cluster DNS to rewrite): the resulting settings are
 returned in the `Target`. The operator's log and one log per worker pod go to a temporary folder,
 removed at the end unless ``NOETL_ENVTEST_KEEP=1``.
@@ -28,7 +32,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from noetl_standin.natsserver import running_nats_server
 from e2e.harness.cluster import BackendUnavailable, KubeconfigCluster, Target
 from e2e.harness.operatorproc import running_operator
 from e2e.harness.settings import E2ESettings
+from tests.support.containers import container_launcher, remove_labelled
 from tests.support.envtest import EnvtestCluster, EnvtestError, find_assets, start_envtest, start_keda
 from tests.support.podrunner import PodRunner, worker_launcher
 from tests.support.standin import running_standin
@@ -107,9 +112,20 @@ def _operator_kubeconfig(cluster: EnvtestCluster) -> Path:
     return cluster.service_account_kubeconfig(namespace, account, expiration_seconds=4 * 3600)
 
 
+def _pool_image(image: str) -> dict[str, str]:
+    """The settings that make test pools name ``image`` (never pulled: the daemon has it)."""
+    repository, _, tag = image.partition(":")
+    return {"worker_image_repository": repository, "worker_image_tag": tag, "worker_image_pull_policy": "Never"}
+
+
 @contextlib.contextmanager
-def local_target(settings: E2ESettings) -> Iterator[Target]:
+def local_target(settings: E2ESettings, *, images: Mapping[str, str] | None = None) -> Iterator[Target]:
     """Start the local stack (see the module doc) and yield the cluster with settings pointing at it.
+
+    ``images`` (the ``docker`` backend passes ``noetl-worker:dev`` and ``noetl-operator:dev`` as
+    ``{"worker": ..., "operator": ...}``): the operator runs from the operator image, test pools name the
+    worker image, and every worker Pod runs as a container of the image its spec names, hardened as the
+    Pod's securityContext says — instead of this checkout's code as local processes.
 
     Raises:
         BackendUnavailable: the envtest assets are not built (the message says how to build them).
@@ -146,12 +162,18 @@ def local_target(settings: E2ESettings) -> Iterator[Target]:
                 "server_url": standin.url,
                 "nats_url": nats.url,
                 "nats_monitoring_endpoint": f"127.0.0.1:{nats.monitor_port}",
+                **(_pool_image(images["worker"]) if images else {}),
             }
         )
-        operator = stack.enter_context(running_operator(_operator_kubeconfig(cluster), logs / "operator.log"))
-        runner = stack.enter_context(
-            PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, worker_launcher(), logs / "pods")
+        if images:
+            stack.callback(remove_labelled)  # whatever a killed `docker run` client left behind
+        operator = stack.enter_context(
+            running_operator(
+                _operator_kubeconfig(cluster), logs / "operator.log", image=images["operator"] if images else None
+            )
         )
+        launcher = container_launcher() if images else worker_launcher()
+        runner = stack.enter_context(PodRunner(api, settings.namespace, WORKER_POD_SELECTOR, launcher, logs / "pods"))
 
         def describe() -> str:
             return (

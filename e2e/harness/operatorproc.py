@@ -1,4 +1,4 @@
-"""Run the operator as it ships (``noetl-operator run``) in a subprocess, for a local e2e cluster.
+"""Run the operator as it ships (``noetl-operator run``) in a subprocess or its image, for a local e2e cluster.
 
 A subprocess rather than kopf in-process: the suite is synchronous and blocks in its waits, and the
 operator must keep reconciling (and finalizing) meanwhile, on an event loop nobody else can stall.
@@ -16,11 +16,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from noetl_standin.natsserver import free_port
+
+from tests.support.containers import Container, portable_kubeconfig, run_argv
 
 __all__ = ["OperatorProcess", "OperatorStartError", "running_operator"]
 
@@ -75,31 +78,42 @@ def running_operator(
     standalone: bool = True,
     resync_interval_seconds: float = 5.0,
     startup_timeout: float = 60.0,
+    image: str | None = None,
 ) -> Iterator[OperatorProcess]:
     """Start the operator cluster-wide as the identity in ``kubeconfig``; stop it on exit.
 
     ``standalone`` (the default) is how deploy/base/deployment.yaml runs it (one replica, no peering);
     ``standalone=False`` runs it with kopf peering at a fixed priority (the peering CRD must be
     installed). The resync is shorter than the shipped default so drift and lag read-outs follow the
-    tests' pace.
+    tests' pace. ``image`` runs the operator image (``noetl-operator:dev``) as a container instead of
+    this checkout's code in a subprocess.
     """
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
     metrics_bind = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
+    resync = {
         "NOETL_OPERATOR_RESYNC_INTERVAL_SECONDS": str(resync_interval_seconds),
         "NOETL_OPERATOR_METRICS_BIND": metrics_bind,
     }
-    env.pop("KUBECONFIG", None)
-    argv = [
-        sys.executable,
-        "-m",
-        "noetl_operator.cli",
-        "run",
-        *(["--standalone"] if standalone else ["--priority=100"]),
-        f"--kubeconfig={kubeconfig}",
-        f"--liveness={liveness}",
-    ]
+    run = ["run", *(["--standalone"] if standalone else ["--priority=100"]), f"--liveness={liveness}"]
+    signal_container: Callable[[signal.Signals], None] | None = None
+    if image is None:
+        env = {**os.environ, **resync}
+        env.pop("KUBECONFIG", None)
+        argv = [sys.executable, "-m", "noetl_operator.cli", *run, f"--kubeconfig={kubeconfig}"]
+    else:
+        # The image as a Pod runs it: hardened, on the host's network (the API server is on loopback), the
+        # kubeconfig mounted read-only, made self-contained because the container cannot read its files.
+        mounted = portable_kubeconfig(kubeconfig, log_path.parent / "operator-kubeconfig" / "config")
+        name = f"noetl-operator-{uuid.uuid4().hex[:8]}"
+        argv = run_argv(
+            image,
+            [*run, "--kubeconfig=/var/run/noetl/config"],
+            name=name,
+            env=resync,
+            extra=[f"--volume={mounted.parent}:/var/run/noetl:ro"],
+        )
+        env = dict(os.environ)
+        signal_container = Container(name).signal
     with log_path.open("ab") as log:
         # The parent-death signal follows the forking *thread*; only the main thread lives as long as pytest.
         main = threading.current_thread() is threading.main_thread()
@@ -129,11 +143,20 @@ def running_operator(
     finally:
         if operator.alive():
             # kopf finishes in-flight handlers on SIGTERM; a hung one must not hang the session.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+            _signal(process, signal.SIGTERM, signal_container)
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                _signal(process, signal.SIGKILL, signal_container)
                 process.wait()
+
+
+def _signal(
+    process: subprocess.Popen[bytes], sig: signal.Signals, container: Callable[[signal.Signals], None] | None
+) -> None:
+    """To the container through the daemon when the process is its `docker run`, else to the process group."""
+    if container is not None:
+        container(sig)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

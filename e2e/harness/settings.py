@@ -24,7 +24,8 @@ class E2ESettings(BaseSettings):
     backend: str = Field(
         "auto",
         description="How the cluster is reached: `kubeconfig` (kind or any cluster), `envtest` (a local API "
-        "server, pods as local worker processes) or `auto` (kubeconfig if set, else envtest); see "
+        "server, pods as local worker processes), `docker` (that API server, pods as containers of "
+        "noetl-worker:dev) or `auto` (kubeconfig if set, else docker if it can run, else envtest); see "
         "e2e.harness.cluster.BACKENDS.",
     )
     kubeconfig: Path | None = Field(

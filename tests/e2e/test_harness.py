@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from e2e.harness.cluster import BACKENDS, BackendUnavailable, connect
@@ -19,7 +21,18 @@ def test_with_nothing_configured_the_suite_runs_on_the_local_envtest_backend(
         monkeypatch.delenv(name, raising=False)
 
     assert E2ESettings().backend == "auto"
-    assert {"auto", "envtest", "kubeconfig"} <= set(BACKENDS)
+    assert {"auto", "docker", "envtest", "kubeconfig"} <= set(BACKENDS)
+
+
+def test_the_docker_backend_without_a_daemon_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    with (
+        pytest.raises(BackendUnavailable, match=r"^docker backend: no (docker CLI|Docker daemon answers)"),
+        connect(E2ESettings(backend="docker")),
+    ):
+        pass
 
 
 def test_an_unknown_backend_is_named_with_the_known_ones() -> None:

@@ -190,3 +190,19 @@ def test_the_build_context_holds_everything_the_builders_copy(dockerfile: Callab
     assert not dockerignore_allows(".venv")
     assert not dockerignore_allows("tests")
     assert (REPO_ROOT / "scripts" / "image-install").stat().st_mode & 0o111, "scripts/image-install must be executable"
+
+
+CA_SECRET = "--mount=type=secret,id=ca-bundle,target=/etc/ssl/certs/ca-certificates.crt"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_the_build_machine_s_ca_reaches_builders_only_as_a_secret(dockerfile: Callable[[], Dockerfile]) -> None:
+    # A secret mount exists for one RUN and is never written to a layer; a COPY or ENV of a bundle would be.
+    parsed = dockerfile()
+    for stage in parsed.stages:
+        for run in stage.of("RUN"):
+            if "scripts/image-install" in run.text:
+                assert CA_SECRET in run.text, f"line {run.line}: the install step cannot reach PyPI behind a proxy"
+        for copy in stage.of("COPY"):
+            assert ".crt" not in copy.text, f"line {copy.line} copies a certificate into a layer: {copy.text}"
+    assert "# syntax=" not in parsed.path.read_text(), "a syntax line makes BuildKit pull a frontend image"

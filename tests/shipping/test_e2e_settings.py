@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_an_unknown_backend_is_named_with_the_known_ones() -> None:
-    known = r"\(known: auto, envtest, kubeconfig\)"
+    known = r"\(known: auto, docker, envtest, kubeconfig\)"
     with pytest.raises(ValueError, match=rf"NOETL_E2E_BACKEND='podman' is not a known backend {known}"):
         connect(E2ESettings(backend="podman"))
 

@@ -199,3 +199,21 @@ def test_python3_on_path_is_the_venv_interpreter(built: tuple[Build, Path]) -> N
     # The python tool runs `python3` as a subprocess; with PATH=/opt/venv/bin:... that must be the venv.
     _, venv = built
     assert (venv / "bin" / "python3").exists()
+
+
+def test_the_sbom_lists_the_installed_set_from_the_lock(built: tuple[Build, Path]) -> None:
+    build, venv = built
+    sbom = json.loads((venv / "sbom.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    listed = {component["name"] for component in sbom["components"]} | {sbom["metadata"]["component"]["name"]}
+    installed = installed_distributions(venv)
+    assert build.required <= listed
+    assert not build.forbidden & listed
+    assert installed <= listed, f"installed but not in the SBOM: {sorted(installed - listed)}"
+
+
+def test_what_the_venv_never_imports_is_left_out(built: tuple[Build, Path]) -> None:
+    _, venv = built
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    leftovers = [p for p in site.rglob("*") if p.suffix in {".pyx", ".pxd", ".h", ".hpp"} or "flight" in p.name]
+    assert not leftovers, f"left in the venv: {[str(p.relative_to(site)) for p in leftovers[:5]]}"

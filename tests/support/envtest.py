@@ -189,6 +189,7 @@ class _Pki:
                 ),
                 critical=True,
             )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._ca_key.public_key()), critical=False)
             .sign(self._ca_key, hashes.SHA256())
         )
         self.ca_cert = _write(folder / "ca.crt", self._ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -235,6 +236,11 @@ class _Pki:
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            # RFC 5280 requires it in every certificate a CA issues, and Python 3.13's default TLS context
+            # (VERIFY_X509_STRICT; the images' interpreter) rejects a chain without it.
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()), critical=False
+            )
         )
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
