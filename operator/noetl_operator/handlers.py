@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiohttp
@@ -118,6 +118,7 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime = _runtime(memo)
+        runtime.closed.set()
         await runtime.nats.close()
         await runtime.kube.close()
 
@@ -126,6 +127,8 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         metadata = body.get("metadata") or {}
         state = runtime.pools.state(str(metadata.get("uid")))
         async with state.lock:
+            if runtime.closed.is_set():
+                return
             if state.status is None:
                 state.status = dict(body.get("status") or {})
             # The last status written is fresher than the one in a handler's snapshot of the body.
@@ -164,12 +167,12 @@ def build_registry(settings: OperatorSettings, connection: KubeConnection | None
         """Refresh the pool every resync interval, and promptly (debounced) when one of its children changed."""
         runtime = _runtime(memo)
         state = runtime.pools.state(uid)
-        while not stopped:
+        while not stopped and not runtime.closed.is_set():
             if await _woken(state.wake, stopped, resync):
                 # A rollout sends a burst of Deployment events: let it settle into one refresh.
                 await asyncio.sleep(debounce)
             state.wake.clear()
-            if stopped:
+            if stopped or runtime.closed.is_set():
                 break
             try:
                 # `body` is kopf's live view of the pool: always its latest spec and metadata.
@@ -217,6 +220,10 @@ class _Runtime:
     kube: KubeClient
     nats: NatsConnections
     pools: PoolTracker
+    #: Set by the cleanup handler. kopf can leave a pool's daemon running past its cleanup activity (seen under
+    #: load: a resync one second after the cleanup); such a straggler must end, not reopen the connections the
+    #: cleanup closed — nothing would close them again, and they would outlive the operator.
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def _woken(wake: asyncio.Event, stopped: kopf.DaemonStopped, period: float) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client
+from nats.errors import ConnectionClosedError
 
 __all__ = ["NatsAccess", "NatsConnections", "connect_once"]
 
@@ -82,12 +83,18 @@ class NatsConnections:
         self._entries: dict[tuple[str, ...], _Entry] = {}
         # One connect per key at a time: 200 pools resuming at once must not open 200 connections.
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._entries)
 
     async def client(self, access: NatsAccess) -> Client:
-        """A connected client for ``access`` (raises what :func:`connect_once` raises)."""
+        """A connected client for ``access`` (raises what :func:`connect_once` raises).
+
+        After :meth:`close` it raises ``ConnectionClosedError``: a connection opened then would never be closed.
+        """
+        if self._closed:
+            raise ConnectionClosedError
         key = access.identity()
         await self._close_idle(keep=key)
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -97,13 +104,18 @@ class NatsConnections:
                 await _close(entry.client)
                 entry = None
             if entry is None:
-                entry = _Entry(await connect_once(access), time.monotonic())
+                client = await connect_once(access)
+                if self._closed:  # closed while this one was connecting
+                    await _close(client)
+                    raise ConnectionClosedError
+                entry = _Entry(client, time.monotonic())
                 self._entries[key] = entry
             entry.last_used = time.monotonic()
             return entry.client
 
     async def close(self) -> None:
-        """Close every connection (operator shutdown)."""
+        """Close every connection and refuse new ones (operator shutdown)."""
+        self._closed = True
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
             await _close(entry.client)
