@@ -88,12 +88,17 @@ class NatsConnections:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     async def client(self, access: NatsAccess) -> Client:
         """A connected client for ``access`` (raises what :func:`connect_once` raises).
 
         After :meth:`close` it raises ``ConnectionClosedError``: a connection opened then would never be closed.
         """
-        if self._closed:
+        if self.closed:
             raise ConnectionClosedError
         key = access.identity()
         await self._close_idle(keep=key)
@@ -105,7 +110,7 @@ class NatsConnections:
                 entry = None
             if entry is None:
                 client = await connect_once(access)
-                if self._closed:  # closed while this one was connecting
+                if self.closed:  # closed while this one was connecting
                     await _close(client)
                     raise ConnectionClosedError
                 entry = _Entry(client, time.monotonic())
