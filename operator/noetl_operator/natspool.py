@@ -88,9 +88,8 @@ class NatsConnections:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether :meth:`close` was called (a call, so a check after an ``await`` is not narrowed away)."""
         return self._closed
 
     async def client(self, access: NatsAccess) -> Client:
@@ -98,7 +97,7 @@ class NatsConnections:
 
         After :meth:`close` it raises ``ConnectionClosedError``: a connection opened then would never be closed.
         """
-        if self.closed:
+        if self.closed():
             raise ConnectionClosedError
         key = access.identity()
         await self._close_idle(keep=key)
@@ -110,7 +109,7 @@ class NatsConnections:
                 entry = None
             if entry is None:
                 client = await connect_once(access)
-                if self.closed:  # closed while this one was connecting
+                if self.closed():  # closed while this one was connecting
                     await _close(client)
                     raise ConnectionClosedError
                 entry = _Entry(client, time.monotonic())
