@@ -10,11 +10,18 @@ import os
 from collections.abc import Generator, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.nats import NatsServer, running_nats_server
 from tests.support.postgres import PostgresInstance, running_postgres
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis fails an example that runs longer than 200 ms by default: a timing assertion, which on a shared,
+# loaded CI machine fails pure functions at random (tests/wire/test_properties.py did, and passed on re-runs
+# although Hypothesis replays a real falsifying example first). Speed targets belong in bench/, not in tests.
+settings.register_profile("noetl", deadline=None)
+settings.load_profile("noetl")
 # Tiers that must never be skipped in CI.
 MANDATORY_TIERS_IN_CI = ("integration", "envtest", "e2e", "argocd", "rhai_differential", "monitoring", "image")
 

@@ -19,7 +19,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiohttp
@@ -144,6 +144,7 @@ def build_registry(
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime = _runtime(memo)
+        runtime.closed.set()
         if runtime.metrics_server is not None:
             await runtime.metrics_server.cleanup()
         await runtime.nats.close()
@@ -155,6 +156,8 @@ def build_registry(
         uid, namespace, name = str(metadata.get("uid")), str(metadata.get("namespace")), str(metadata.get("name"))
         state = runtime.pools.state(uid)
         async with state.lock:
+            if runtime.closed.is_set():
+                return
             started = time.perf_counter()
             try:
                 await refresh_locked(body, runtime, logger, state)
@@ -204,12 +207,12 @@ def build_registry(
         """Refresh the pool every resync interval, and promptly (debounced) when one of its children changed."""
         runtime = _runtime(memo)
         state = runtime.pools.state(uid)
-        while not stopped:
+        while not stopped and not runtime.closed.is_set():
             if await _woken(state.wake, stopped, resync):
                 # A rollout sends a burst of Deployment events: let it settle into one refresh.
                 await asyncio.sleep(debounce)
             state.wake.clear()
-            if stopped:
+            if stopped or runtime.closed.is_set():
                 break
             try:
                 # `body` is kopf's live view of the pool: always its latest spec and metadata.
@@ -260,6 +263,10 @@ class _Runtime:
     nats: NatsConnections
     pools: PoolTracker
     metrics_server: web.AppRunner | None = None
+    #: Set by the cleanup handler. kopf can leave a pool's daemon running past its cleanup activity (seen under
+    #: load: a resync one second after the cleanup); such a straggler must end, not reopen the connections the
+    #: cleanup closed — nothing would close them again, and they would outlive the operator.
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def _woken(wake: asyncio.Event, stopped: kopf.DaemonStopped, period: float) -> bool:

@@ -126,6 +126,7 @@ class KubeClient:
         self._metrics = metrics
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         # Discovery answers change only when a CRD is (un)installed: with 200 pools, asking once per pool
         # and resync would be most of the operator's idle requests.
         self._discovery_ttl = discovery_ttl
@@ -140,13 +141,16 @@ class KubeClient:
         await self.close()
 
     async def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pool; requests after this fail instead of opening a new one."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
         # Created lazily so the client can be built outside a running event loop.
+        if self._closed:
+            raise aiohttp.ClientConnectionError("the operator's API client is closed (the operator is stopping)")
         if self._session is None:
             self._session = self._connection.open_session(connections=CONNECTIONS, timeout=self._timeout)
         return self._session

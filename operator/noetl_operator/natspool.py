@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+from nats.errors import ConnectionClosedError
 from noetl_wire.natsconnect import NatsTarget
 from noetl_wire.natsconnect import connect_once as _connect_once
 
@@ -69,12 +70,22 @@ class NatsConnections:
         self._entries: dict[tuple[str, ...], _Entry] = {}
         # One connect per key at a time: 200 pools resuming at once must not open 200 connections.
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a call, so a check after an ``await`` is not narrowed away)."""
+        return self._closed
+
     async def client(self, access: NatsAccess) -> Client:
-        """A connected client for ``access`` (raises what :func:`connect_once` raises)."""
+        """A connected client for ``access`` (raises what :func:`connect_once` raises).
+
+        After :meth:`close` it raises ``ConnectionClosedError``: a connection opened then would never be closed.
+        """
+        if self.closed():
+            raise ConnectionClosedError
         key = access.identity()
         await self._close_idle(keep=key)
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -84,13 +95,18 @@ class NatsConnections:
                 await _close(entry.client)
                 entry = None
             if entry is None:
-                entry = _Entry(await connect_once(access), time.monotonic())
+                client = await connect_once(access)
+                if self.closed():  # closed while this one was connecting
+                    await _close(client)
+                    raise ConnectionClosedError
+                entry = _Entry(client, time.monotonic())
                 self._entries[key] = entry
             entry.last_used = time.monotonic()
             return entry.client
 
     async def close(self) -> None:
-        """Close every connection (operator shutdown)."""
+        """Close every connection and refuse new ones (operator shutdown)."""
+        self._closed = True
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
             await _close(entry.client)

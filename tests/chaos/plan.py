@@ -91,6 +91,11 @@ def worker_env(plan: ChaosPlan, names: Mapping[str, str]) -> dict[str, str]:
         "WORKER_DRAIN_DEADLINE": "20",
         "WORKER_OUTCOME_HOLD": "300",
         "WORKER_NATS_LAG_POLL_INTERVAL": "5",
+        # Well inside the stand-in's 5 s staleness (standin_settings): a claim is taken over only when its lease
+        # expired *and* its holder looks dead. With the worker's default 15 s heartbeat every live worker looked
+        # dead two thirds of the time, so a live holder slowed past the lease (a loaded CI machine) lost its
+        # claim to another worker, which ran the tool a second time with no SIGKILL involved.
+        "WORKER_HEARTBEAT_INTERVAL": "1",
     }
 
 

@@ -45,6 +45,9 @@ class ChaosReport:
     wall_seconds: float = 0.0
     drain_seconds: float = 0.0
     claims: Counter[str] = field(default_factory=Counter)
+    reclaims: Counter[str] = field(default_factory=Counter)
+    """Claim takeovers by ``<reason> from <killed|drained|live> worker``: a live one means a holder that was
+    still working lost its claim (its outcome may yet arrive, and its tool may run twice)."""
     injected: Counter[str] = field(default_factory=Counter)
     """Faults the stand-in actually applied (``saturated``, ``outage``, ``dropped_response``)."""
 
@@ -78,6 +81,7 @@ class ChaosReport:
             "real_commands_dead_lettered": self.real_commands_dead_lettered,
             "faults": [f.kind for f in self.faults],
             "claims": dict(self.claims),
+            "reclaims": dict(self.reclaims),
             "injected_http_faults": dict(self.injected),
             "wall_seconds": round(self.wall_seconds, 1),
             "drain_seconds": round(self.drain_seconds, 1),
@@ -100,6 +104,7 @@ class ChaosReport:
             f"real commands dead-lettered     {self.real_commands_dead_lettered}",
             f"consumer settled (0 pending)    {self.consumer_settled}",
             f"claims                          {dict(self.claims)}",
+            f"claim takeovers                 {dict(self.reclaims)}",
             f"HTTP faults applied             {dict(self.injected)}",
             f"wall time                       {self.wall_seconds:.1f}s",
             f"time to drain after last fault  {self.drain_seconds:.1f}s",

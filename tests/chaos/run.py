@@ -111,8 +111,17 @@ async def _count(
     for event in await admin.events(execution_id, name="command.completed"):
         report.accepted_outcomes[event["node_name"]] += 1
     claimers: dict[str, list[str]] = {}
+    takeovers: dict[str, list[str]] = {}
     for event in await admin.events(execution_id, name="command.claimed"):
         claimers.setdefault(event["node_name"], []).append(event["worker_id"])
+        meta = event.get("meta") or {}
+        if meta.get("reclaimed"):
+            previous = meta.get("reclaimed_from_worker")
+            state = "killed" if previous in pool.killed else "drained" if previous in pool.drained else "live"
+            report.reclaims[f"{meta.get('reclaimed_reason')} from {state} worker"] += 1
+            takeovers.setdefault(event["node_name"], []).append(
+                f"{event['worker_id']} took it from {state} {previous} ({meta.get('reclaimed_reason')})"
+            )
     completers = {e["node_name"]: e["worker_id"] for e in await admin.events(execution_id, name="command.completed")}
     report.double_runs = {step: n for step, n in report.attempts.items() if n > 1}
     for step, runs in report.double_runs.items():
@@ -124,7 +133,7 @@ async def _count(
         if not_killed or runs - 1 > len(earlier):
             report.unexplained_double_runs[step] = (
                 f"{runs} runs; claimed by {claimers.get(step)}, completed by {completers.get(step)}, "
-                f"killed: {sorted(set(earlier) & set(pool.killed))}"
+                f"killed: {sorted(set(earlier) & set(pool.killed))}; takeovers: {takeovers.get(step, [])}"
             )
     counters = await admin.counters()
     report.claims = Counter(counters["claims"])

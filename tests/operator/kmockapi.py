@@ -1,34 +1,66 @@
-"""kmock's Kubernetes emulator, taught server-side apply's create-on-missing (its PATCH needs an object).
+"""kmock's Kubernetes emulator, taught two rules of the real API server that kopf and the operator rely on.
 
 kmock merges PATCH bodies into stored objects, which is what an apply of the operator's own fields
-amounts to; only the "apply creates the object if it is absent" rule of the real API server is missing,
-so it is added here, the extension point the emulator documents for such behaviour.
+amounts to. Added here, at the extension point the emulator documents for such behaviour:
+
+- server-side apply creates the object if it is absent (kmock's PATCH needs an object);
+- every write that changes an object gives it a new ``metadata.resourceVersion`` (one counter for all
+  objects, like etcd's revision), a write that changes nothing keeps it, and a JSON patch whose ``test``
+  fails is answered 422. kmock keeps whatever version the
+  client sent, forever; kopf then takes a stale watch event (from before its own annotation PATCH) for the
+  consistent state, since its version equals the version its PATCH returned, handles the pool again and
+  writes its ``last-handled-configuration`` annotation a second time — which is how the idle-operator test
+  saw writes from an operator that had nothing to write, whenever a loaded machine delayed the watch.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, ClassVar
 
 import aiohttp.web
+import jsonpatch
 import kmock
-from kmock._internal import rendering
+from kmock._internal import dicts, rendering
 
 
 class ApplyingEmulator(kmock.KubernetesEmulator):
-    """KubernetesEmulator + ``application/apply-patch+yaml`` creating absent objects."""
+    """KubernetesEmulator + apply creating absent objects + resourceVersions that move with every change."""
+
+    _revisions: ClassVar[itertools.count[int]] = itertools.count(1000)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         content_type = request.headers.get("Content-Type", "")
-        if (
-            request.method == kmock.method.PATCH
-            and content_type.startswith("application/apply-patch")
-            and request.resource is not None
-            and request.name is not None
-        ):
+        if request.resource is not None and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
             key = (request.resource, request.namespace, request.name)
-            if key not in self.objects or self.objects[key].deleted:
-                self.objects[key] = _with_generation(request.data)
+            absent = key not in self.objects or self.objects[key].deleted
+            # The parsed body is amended in place: kmock matches its reactions against this very request.
+            if request.action == kmock.action.CREATE and isinstance(request.data, dict):
+                request.data.setdefault("metadata", {})["resourceVersion"] = self._next()
+            elif request.name is not None and absent and content_type.startswith("application/apply-patch"):
+                created = _with_generation(request.data)
+                created["metadata"]["resourceVersion"] = self._next()
+                self.objects[key] = created
+            elif request.name is not None and not absent:
+                current = self.objects[key].raw
+                try:
+                    changed = dict(dicts.patch_dict(current, request.data)) != current
+                except jsonpatch.JsonPatchTestFailed as error:
+                    # kopf's JSON patches test the version they were computed from; the API server answers a
+                    # failed test with 422, upon which kopf re-reads the object (kmock would answer 500).
+                    return aiohttp.web.json_response(
+                        {"kind": "Status", "code": 422, "reason": "Invalid", "message": str(error)}, status=422
+                    )
+                except Exception:  # a patch kmock cannot apply: kmock itself refuses it below
+                    changed = False
+                if changed and isinstance(request.data, list):  # JSON patch: its `test`s see the client's version
+                    request.data.append({"op": "add", "path": "/metadata/resourceVersion", "value": self._next()})
+                elif changed and isinstance(request.data, dict):
+                    request.data.setdefault("metadata", {})["resourceVersion"] = self._next()
         return await super()._handle(request)
+
+    def _next(self) -> str:
+        return str(next(self._revisions))
 
 
 def _with_generation(obj: Any) -> Any:

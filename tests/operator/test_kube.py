@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from noetl_operator.kube import KubeApiError, KubeClient, KubeConnection
 
@@ -48,3 +49,12 @@ async def test_children_of_others_are_never_deleted(kmock: ApplyingEmulator, kub
     assert not kmock.objects["apps/v1/deployments", "ns", "theirs"].deleted
     assert await kube.delete_owned("apps/v1", "Deployment", "ns", "theirs", "someone-else") is True
     assert kmock.objects["apps/v1/deployments", "ns", "theirs"].deleted
+
+
+@pytest.mark.unit
+async def test_a_closed_client_refuses_requests_instead_of_opening_a_new_session() -> None:
+    client = KubeClient(KubeConnection(server="http://127.0.0.1:9"))
+    await client.close()
+    # Not "cannot connect to 127.0.0.1:9": the client never tries, so nothing is left open after shutdown.
+    with pytest.raises(aiohttp.ClientConnectionError, match="API client is closed"):
+        await client.get_secret("ns", "s")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.request
 
 import pytest
+from nats.errors import ConnectionClosedError
 from nats.errors import Error as NatsError
 from noetl_operator.natspool import NatsAccess, NatsConnections
 
@@ -67,3 +70,31 @@ async def test_an_unreachable_server_raises_for_the_caller_to_report() -> None:
     with pytest.raises((NatsError, OSError, TimeoutError)):
         await connections.client(NatsAccess(url="nats://127.0.0.1:9", connect_timeout=0.5))
     assert len(connections) == 0
+
+
+def _operator_connections(server: NatsServer) -> int:
+    with urllib.request.urlopen(f"{server.monitor_url}/connz?limit=1024", timeout=5) as response:
+        connz = json.load(response)
+    return sum(1 for conn in connz.get("connections") or [] if conn.get("name") == "noetl-operator")
+
+
+async def test_after_close_no_connection_is_opened_not_even_one_that_was_connecting(
+    private_nats_server: NatsServer,
+) -> None:
+    connections = NatsConnections()
+    access = NatsAccess(url=private_nats_server.url)
+    # A check that is connecting while the operator shuts down (kopf can leave a daemon running that long).
+    connecting = asyncio.create_task(connections.client(access))
+    await asyncio.sleep(0)
+    await connections.close()
+    with pytest.raises(ConnectionClosedError):
+        await connecting
+    with pytest.raises(ConnectionClosedError):
+        await connections.client(access)
+    assert len(connections) == 0
+    # The server's own view: the monitoring endpoint lists client connections until they are gone.
+    for _ in range(50):
+        if _operator_connections(private_nats_server) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert _operator_connections(private_nats_server) == 0

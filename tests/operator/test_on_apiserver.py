@@ -14,9 +14,11 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +33,8 @@ import yaml
 from kubernetes.client import ApiException
 from noetl_operator.crdgen import CRD_PATH
 from noetl_operator.handlers import build_registry
+from noetl_operator.kube import KubeClient
+from noetl_operator.kubeconfig import load_connection
 from noetl_operator.settings import OperatorSettings
 from noetl_operator.spec import parse_pool
 
@@ -402,3 +406,147 @@ def test_standalone_run_needs_no_peering_crds() -> None:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
+
+
+def _bound_token(cluster: EnvtestCluster, anchor: str) -> str:
+    """A token of the operator's ServiceAccount bound to Secret ``noetl-system/<anchor>``.
+
+    Deleting the Secret revokes the token, as deleting a Pod revokes the projected token of its containers.
+    """
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        secret = core.create_namespaced_secret("noetl-system", {"metadata": {"name": anchor}})
+        request = kubernetes.client.AuthenticationV1TokenRequest(
+            spec=kubernetes.client.V1TokenRequestSpec(
+                audiences=[cluster.service_account_issuer],
+                expiration_seconds=3600,
+                bound_object_ref=kubernetes.client.V1BoundObjectReference(
+                    api_version="v1", kind="Secret", name=anchor, uid=secret.metadata.uid
+                ),
+            )
+        )
+        token: str = core.create_namespaced_service_account_token(
+            "noetl-operator", "noetl-system", request
+        ).status.token
+    return token
+
+
+def _revoke(cluster: EnvtestCluster, anchor: str, token: str) -> None:
+    """Delete the token's bound Secret and wait until the API server refuses the token (its auth cache expires)."""
+    with cluster.api_client() as api:
+        kubernetes.client.CoreV1Api(api).delete_namespaced_secret(anchor, "noetl-system")
+    deadline = time.monotonic() + 60
+    while True:
+        request = urllib.request.Request(f"{cluster.api_url}/apis", headers={"Authorization": f"Bearer {token}"})
+        context = ssl.create_default_context(cafile=str(cluster.ca_cert_path))
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=5):
+                pass
+        except urllib.error.HTTPError as error:
+            if error.code == 401:
+                return
+            raise
+        assert time.monotonic() < deadline, "the API server still accepts the revoked token"
+        time.sleep(0.5)
+
+
+def _rotate(token_file: Path, token: str) -> None:
+    """Replace the token file atomically, as the kubelet does for a projected token."""
+    fresh = token_file.with_name(f".{token_file.name}.new")
+    fresh.write_text(token, encoding="utf-8")
+    os.replace(fresh, token_file)
+
+
+def _token_file_kubeconfig(cluster: EnvtestCluster, token_file: Path) -> Path:
+    """A kubeconfig authenticating with ``tokenFile`` (what client-go and the operator re-read as it rotates)."""
+    path = token_file.with_name("kubeconfig")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [
+                    {
+                        "name": "e",
+                        "cluster": {"server": cluster.api_url, "certificate-authority": str(cluster.ca_cert_path)},
+                    }
+                ],
+                "users": [{"name": "operator", "user": {"tokenFile": str(token_file)}}],
+                "contexts": [{"name": "e", "context": {"cluster": "e", "user": "operator"}}],
+                "current-context": "e",
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_the_operator_keeps_writing_after_its_token_file_rotates_and_the_old_token_is_revoked(
+    cluster: EnvtestCluster, namespace: str, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    _operator_kubeconfig(cluster)  # the operator's ServiceAccount, bound to deploy/base/rbac.yaml
+    token_file = tmp_path / "token"
+    first = _bound_token(cluster, f"anchor-a-{namespace}")
+    _rotate(token_file, first)
+    settings = OperatorSettings(
+        standalone=True, kubeconfig=str(_token_file_kubeconfig(cluster, token_file)), resync_interval_seconds=1
+    )
+    pool = example_pool("minimal.yaml")
+    pool["spec"]["nats"] = {"url": nats_server.url}
+    stop = asyncio.Event()
+    # Cluster-wide, as deployed: the RBAC does not let the operator list namespaces.
+    task = asyncio.create_task(
+        kopf.operator(registry=build_registry(settings), clusterwide=True, standalone=True, stop_flag=stop)
+    )
+    api = cluster.api_client()
+    custom = kubernetes.client.CustomObjectsApi(api)
+    apps = kubernetes.client.AppsV1Api(api)
+
+    def observed() -> int | None:
+        body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "minimal")
+        return (body.get("status") or {}).get("observedGeneration")
+
+    def image() -> str:
+        return str(
+            apps.read_namespaced_deployment("noetl-worker-minimal", namespace).spec.template.spec.containers[0].image
+        )
+
+    try:
+        _create_pool(cluster, namespace, pool)
+        await _eventually(lambda: observed() == 1, "the first reconciliation (status written)")
+
+        # The kubelet rotates the projected token; the old one then stops working (here: revoked at once).
+        _rotate(token_file, _bound_token(cluster, f"anchor-b-{namespace}"))
+        _revoke(cluster, f"anchor-a-{namespace}", first)
+
+        # A spec change needs the operator's own writes: apply the Deployment and patch the status.
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "minimal", {"spec": {"image": {"tag": "0.2.0"}}}
+        )
+        await _eventually(lambda: observed() == 2, "the status of generation 2, written with the new token")
+        assert image().endswith(":0.2.0")
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+        api.close()
+
+
+async def test_a_401_rereads_a_token_file_that_changed_without_looking_changed(
+    cluster: EnvtestCluster, namespace: str, tmp_path: Path
+) -> None:
+    _operator_kubeconfig(cluster)
+    token_file = tmp_path / "token"
+    first, second = _bound_token(cluster, f"anchor-c-{namespace}"), _bound_token(cluster, f"anchor-d-{namespace}")
+    width = max(len(first), len(second))
+    token_file.write_text(first.ljust(width), encoding="utf-8")
+    connection = load_connection(str(_token_file_kubeconfig(cluster, token_file)))
+    async with KubeClient(connection) as kube:
+        assert await kube.get_secret(namespace, "absent") is None  # authenticated (a 404, not a 401)
+        # Rewritten in place within the file system's timestamp granularity: same inode, size and mtime.
+        before = token_file.stat()
+        with token_file.open("r+", encoding="utf-8") as handle:
+            handle.write(second.ljust(width))
+        os.utime(token_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+        _revoke(cluster, f"anchor-c-{namespace}", first)
+        # The request is refused with the cached token, the file is re-read, and the request is sent again.
+        assert await kube.get_secret(namespace, "absent") is None
+        assert connection.bearer_token() == second

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,10 @@ def test_the_wire_capture_the_tests_read_is_part_of_the_repository() -> None:
         text=True,
     ).stdout.split()
     assert any(name.endswith("tiny/worker_http.jsonl") for name in tracked)
+
+
+def test_docs_testing_names_the_test_paths_pytest_collects_by_default() -> None:
+    configured = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    paths = configured["tool"]["pytest"]["ini_options"]["testpaths"]
+    doc = " ".join((REPO_ROOT / "docs" / "testing.md").read_text(encoding="utf-8").split())
+    assert f"Default `testpaths` (`pyproject.toml`): {', '.join(f'`{path}`' for path in paths)}" in doc
