@@ -85,7 +85,13 @@ async def test_a_silent_server_fails_within_the_given_time() -> None:
 
 async def test_rejected_credentials_are_unreachable_with_the_server_s_reason() -> None:
     with running_nats_server(extra_args=["--auth", "right-token"]) as server:
-        with pytest.raises(NatsUnreachableError, match="Authorization Violation") as err:
+        # nats-server answers `-ERR 'Authorization Violation'` and closes at once. When the client's PING is
+        # still unread in the server's socket, that close is a TCP reset, and a reset discards what the client
+        # had received but not yet read: the reason can be lost in transit (seen under load). What is always
+        # true: the connection is refused quickly, it names the server, and it never echoes the credential.
+        where = server.url.removeprefix("nats://")
+        reason = r"(Authorization Violation|ConnectionResetError)"
+        with pytest.raises(NatsUnreachableError, match=rf"^nats: cannot connect to {where}: .*{reason}") as err:
             await connect_once(NatsTarget.parse(server.url, "t", token="wrong-token"), within=5)
         assert "wrong-token" not in str(err.value)
         client = await connect_once(NatsTarget.parse(server.url, "t", token="right-token"), within=5)
