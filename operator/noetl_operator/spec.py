@@ -10,6 +10,7 @@ evaluates every CEL rule against pools the model accepts and rejects, so the two
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -608,10 +609,20 @@ class PoolSpecError(ValueError):
         super().__init__("; ".join(problems))
 
 
+def _location_part(part: int | str) -> str:
+    """One step of a field path; a key that is not plain printable text (a line break, a control character)
+    is quoted with escapes, so a problem stays one line whatever keys a document carries."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    if part.isprintable() and part.strip() == part and part:
+        return f".{part}"
+    return f"[{json.dumps(part)}]"
+
+
 def _describe(error: ValidationError, prefix: str) -> list[str]:
     problems: list[str] = []
     for item in error.errors():
-        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        location = "".join(_location_part(part) for part in item["loc"])
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "value_error":
             # Cross-field validators phrase their message from the spec root ("autoscaling.minReplicas must ...").
