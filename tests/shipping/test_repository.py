@@ -19,9 +19,9 @@ from tests.wire.capture import DEFAULT_CAPTURE_DIR
 
 pytestmark = pytest.mark.unit
 
-# Home folders and the development machine's work tree. `/root/.cache/uv` in a Dockerfile's cache mount is a
-# path inside the image, not on a machine, and is allowed.
-MACHINE_PATH = re.compile(r"(?<![\w.])(?:/work/|/home/\w|/Users/\w|/root/(?!\.cache/uv\b))")
+# Home folders and the development machine's work tree. `/root/.cache/uv` in a Dockerfile's cache mount and
+# `"$root"/root/...` in the base-image script are paths inside an image, not on a machine, and are allowed.
+MACHINE_PATH = re.compile(r"(?<![\w.])(?<!\$root\")(?:/work/|/home/\w|/Users/\w|/root/(?!\.cache/uv\b))")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 # Upstream material the project reads but does not ship; tests and docs must use the in-repo copy.
 OUTSIDE_REFERENCE = re.compile(r"\.\./shared/|shared/spec/|shared/schemas/")
