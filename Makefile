@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets fmt docs e2e-kind
+.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets fmt docs docker images test-images e2e-kind
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -19,7 +19,7 @@ dev: bootstrap
 	$(UV) run noetl-worker dev
 
 # Every quality gate, then every test tier this machine can run (CI=true makes skipped tiers fail).
-test: bootstrap lint typecheck importlint envtest-assets pytest
+test: bootstrap lint typecheck importlint envtest-assets test-images pytest
 
 lint:
 	$(UV) run ruff check .
@@ -40,6 +40,20 @@ envtest-assets:
 	@if [ -x scripts/envtest-assets ]; then \
 		KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; echo "envtest assets: $$KUBEBUILDER_ASSETS"; \
 	else echo "envtest assets: script not present yet"; fi
+
+# A Docker daemon for the image tier and the e2e `docker` backend (scripts/docker-up: installs docker.io
+# and starts dockerd where it can).
+docker:
+	scripts/docker-up
+
+# noetl-worker:dev, noetl-standin:dev, noetl-operator:dev; public bases or locally made ones (one line says which).
+images:
+	scripts/build-images
+
+# In `make test`: the images where Docker can run; elsewhere one line, and the image tier skips (CI=true fails it).
+test-images:
+	@if scripts/docker-up; then scripts/build-images; \
+	else echo "images: no Docker daemon here; the image tier skips (and fails with CI=true)"; fi
 
 pytest:
 	@if [ -x scripts/envtest-assets ]; then export KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; fi; \

@@ -16,7 +16,7 @@ from tests.support.postgres import PostgresInstance, running_postgres
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Tiers that must never be skipped in CI.
-MANDATORY_TIERS_IN_CI = ("integration", "envtest", "e2e")
+MANDATORY_TIERS_IN_CI = ("integration", "envtest", "e2e", "image")
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,9 @@ them. :class:`PodRunner` plays the part of one node for the Pods a label selecto
 * a Pod whose environment cannot be resolved (missing Secret or key) is reported
   ``CreateContainerConfigError`` naming what is missing, and is retried, as on a node.
 
-Volumes, init containers, resource limits and the image are not realised (every Pod runs what the
-launcher says); a Pod with more than one container is
+Volumes, init containers and resource limits are not realised, and the image only if the launcher
+runs it (``container_launcher`` in tests/support/containers.py starts the Pod's image as a real
+container; ``worker_launcher`` a local process); a Pod with more than one container is
 reported as an error in its status rather than half-run.
 
     with PodRunner(api, "ns", "app=worker", worker_launcher(), logs_dir) as runner:
@@ -106,11 +107,14 @@ class Launch:
         env: the complete process environment.
         ports: container port -> the local port the process really listens on (local processes share
             one network namespace, so each gets its own ports); probes are sent there.
+        signal: how to deliver a signal to the container when the process is only its client (a
+            ``docker run``); None = signal the process group.
     """
 
     argv: Sequence[str]
     env: Mapping[str, str]
     ports: Mapping[int, int] = field(default_factory=dict)
+    signal: Callable[[signal.Signals], None] | None = None
 
 
 Launcher = Callable[[ContainerStart], Launch]
@@ -277,12 +281,16 @@ class _PodState:
     kill_at: float = 0.0
     unhealthy_kill_at: float | None = None
     reported: str = ""
+    signaller: Callable[[signal.Signals], None] | None = None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def signal(self, sig: signal.Signals) -> None:
         if self.process is not None and self.process.poll() is None:
+            if self.signaller is not None:
+                self.signaller(sig)
+                return
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, sig)
 
@@ -561,6 +569,7 @@ class PodRunner:
             self._report_waiting(state, "RunContainerError", f"cannot start {container.get('name')}: {error}")
             return
         state.log = log
+        state.signaller = launch.signal
         state.started_at = _now()
         state.ready = False
         now = time.monotonic()
