@@ -55,6 +55,8 @@ def test_the_shim_replaces_privileged_with_every_capability_the_host_has(tmp_pat
         "SYS_RESOURCE",
         "--security-opt",
         "systempaths=unconfined",
+        "--device-cgroup-rule",
+        "a *:* rwm",
         "--device",
         "/dev/fuse",
         "--device",
@@ -62,6 +64,15 @@ def test_the_shim_replaces_privileged_with_every_capability_the_host_has(tmp_pat
         "--security-opt",
         "seccomp=unconfined",
         "image",
+    ]
+
+
+def test_the_shim_drops_privileged_from_exec_which_gets_the_containers_capabilities(tmp_path: Path) -> None:
+    assert shim(tmp_path, "exec", "--privileged", "node", "cat", "/kind/version") == [
+        "exec",
+        "node",
+        "cat",
+        "/kind/version",
     ]
 
 
