@@ -149,12 +149,13 @@ phase_done "kind load"
 
 step "NATS, the stand-in and KEDA $KEDA_VERSION (kubectl apply --server-side -k)"
 mkdir -p "$workdir/install"
+# kustomize takes only relative paths to other kustomizations.
 cat >"$workdir/install/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-  - $here/manifests
-  - $KEDA_CONFIG
+  - $(realpath --relative-to="$workdir/install" "$here/manifests")
+  - $(realpath --relative-to="$workdir/install" "$KEDA_CONFIG")
 images:
   - {name: nats-server, newName: ${NATS_IMAGE%:*}, newTag: ${NATS_IMAGE##*:}}
   - {name: ghcr.io/kedacore/keda, newName: ${KEDA_OPERATOR_IMAGE%:*}, newTag: ${KEDA_OPERATOR_IMAGE##*:}}
