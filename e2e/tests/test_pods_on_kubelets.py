@@ -39,6 +39,16 @@ def ready(pod: Manifest) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
+def ready_reasons(pods: list[Manifest]) -> list[str]:
+    """Each pod's Ready condition as `status (reason: message)`."""
+    reasons = []
+    for pod in pods:
+        for item in (pod.get("status") or {}).get("conditions") or []:
+            if item.get("type") == "Ready":
+                reasons.append(f"{item.get('status')} ({item.get('reason')}: {item.get('message')})")
+    return reasons or ["no pod"]
+
+
 def one_ready_pod(cluster: Cluster, settings: E2ESettings, pool: str) -> Manifest:
     def found() -> Manifest | None:
         pods = [pod for pod in cluster.pods(worker_selector(pool)) if ready(pod)]
@@ -176,7 +186,7 @@ def test_a_pool_with_every_slot_busy_stays_ready(
     while time.monotonic() < busy_until:
         pods = cluster.pods(worker_selector(name))
         if not pods or not all(ready(found) for found in pods):
-            unready.append(f"{time.monotonic() - busy_until + 15:.0f} s: {[found['status'] for found in pods]}")
+            unready.append(f"{time.monotonic() - busy_until + 15:.0f} s into the busy window: {ready_reasons(pods)}")
         time.sleep(1)
     assert len(running_claims(control_plane, execution_id, 2)) >= 2, "the slots were not busy the whole time"
     assert not unready, "the busy pool left its Service (readiness failed):\n" + "\n".join(unready[:3])
