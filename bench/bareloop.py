@@ -4,10 +4,14 @@ Per command it does exactly what the NoETL server's own worker does on the wire 
 ``noetl-wire-capture/tiny/worker_http.jsonl``): take a pointer from the durable pull consumer, ``POST`` the
 claim, ``POST`` the ``[command.started, step.enter]`` batch, run the tool, ``POST`` the
 ``[call.done, step.exit, command.completed]`` batch, ack. No framework, no validation, no retries, no
-metrics: whatever a real worker spends beyond this is its own overhead.
+metrics: whatever a real worker spends beyond this is its own overhead. It uses the fastest stack measured on
+this machine: aiohttp (one pooled session; with httpx's per-request pool bookkeeping the same loop cost
+about twice the CPU per command, which hid the worker's own cost behind the client's) on uvloop, the event
+loop the worker runs on too, so the ratio compares the worker's own code rather than two loops.
 
 The tools are the benchmark's variants and nothing more: ``noop``; ``http`` as a plain ``GET`` (the 100 ms
-I/O wait and the 1 MiB body come from ``bench.peer``); ``duckdb`` as one query in a thread. A result over
+I/O wait and the 1 MiB body come from ``bench.peer``); ``duckdb`` as one query in a thread; ``python`` as the
+result its step returns, with no process (the fork cost is measured apart, by ``bench.forkcost``). A result over
 100 KiB takes the reference path (``PUT /api/result/{execution_id}``), as the worker's result budget does.
 
 Run as its own process with the worker's environment variables (``NATS_URL``, ``NATS_STREAM``,
@@ -26,8 +30,9 @@ import sys
 import uuid
 from typing import Any
 
-import httpx
+import aiohttp
 import nats
+import uvloop
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
@@ -44,12 +49,15 @@ def _api(server_url: str, path: str) -> str:
     return f"{base}/api/{path}"
 
 
-async def _run_tool(client: httpx.AsyncClient, action: str, tool_config: JsonObject) -> Any:
+async def _run_tool(client: aiohttp.ClientSession, action: str, tool_config: JsonObject) -> Any:
     if action == "http":
-        response = await client.request(str(tool_config.get("method", "GET")), str(tool_config["url"]))
-        return {"status_code": response.status_code, "data": response.text}
+        async with client.request(str(tool_config.get("method", "GET")), str(tool_config["url"])) as response:
+            return {"status_code": response.status, "data": await response.text()}
     if action == "duckdb":
         return await asyncio.to_thread(_duckdb_query, str(tool_config["query"]))
+    if action == "python":
+        # No process: the fork a real isolation costs is measured on its own (bench.forkcost).
+        return {"ok": True}
     return {}
 
 
@@ -75,8 +83,8 @@ class BareLoop:
     async def run(self, stopping: asyncio.Event) -> None:
         """Serve until ``stopping`` is set, then finish what is in flight."""
         nc = await nats.connect(self.nats_url)
-        limits = httpx.Limits(max_connections=self.slots + 4, max_keepalive_connections=self.slots + 4)
-        async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=self.slots + 4)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30.0)) as client:
             subscription = await nc.jetstream().pull_subscribe_bind(self.consumer, self.stream)
             puller = asyncio.create_task(self._pull(subscription, client))
             await stopping.wait()
@@ -88,7 +96,7 @@ class BareLoop:
                 await asyncio.wait(self.in_flight)
         await nc.close()
 
-    async def _pull(self, subscription: JetStreamContext.PullSubscription, client: httpx.AsyncClient) -> None:
+    async def _pull(self, subscription: JetStreamContext.PullSubscription, client: aiohttp.ClientSession) -> None:
         while True:
             free = self.slots - len(self.in_flight)
             if free == 0:
@@ -110,19 +118,19 @@ class BareLoop:
         if not task.cancelled() and task.exception() is not None:
             print(f"bareloop: command failed: {task.exception()!r}", file=sys.stderr)
 
-    async def _handle(self, client: httpx.AsyncClient, message: Msg) -> None:
+    async def _handle(self, client: aiohttp.ClientSession, message: Msg) -> None:
         pointer = json.loads(message.data)
         server_url = str(pointer["server_url"])
-        claim = await client.post(
+        async with client.post(
             _api(server_url, f"commands/{pointer['event_id']}/claim"), json={"worker_id": self.worker_id}
-        )
-        if claim.status_code == 409:
-            await message.ack()
-            return
-        if claim.status_code != 200:
-            await message.nak(delay=1.0)
-            return
-        command: JsonObject = claim.json()
+        ) as claim:
+            if claim.status == 409:
+                await message.ack()
+                return
+            if claim.status != 200:
+                await message.nak(delay=1.0)
+                return
+            command: JsonObject = await claim.json()
         execution_id = str(command["execution_id"])
         step = str(command["node_name"])
         command_id = command["meta"]["command_id"]
@@ -173,20 +181,20 @@ class BareLoop:
         await message.ack()
 
     async def _result(
-        self, client: httpx.AsyncClient, server_url: str, execution_id: str, step: str, data: Any
+        self, client: aiohttp.ClientSession, server_url: str, execution_id: str, step: str, data: Any
     ) -> JsonObject:
         body = json.dumps(data, default=str)
         if len(body) <= INLINE_RESULT_LIMIT:
             return {"status": "COMPLETED", "context": data if isinstance(data, dict) else {"value": data}}
-        stored = await client.put(
+        async with client.put(
             _api(server_url, f"result/{execution_id}"),
             # The body is already serialized once; splice it rather than encode 1 MiB twice.
-            content=f'{{"name": {json.dumps(step)}, "scope": "execution", "source_step": {json.dumps(step)}, '
-            f'"data": {body}}}',
+            data=f'{{"name": {json.dumps(step)}, "scope": "execution", "source_step": {json.dumps(step)}, '
+            f'"data": {body}}}'.encode(),
             headers={"content-type": "application/json"},
-        )
-        stored.raise_for_status()
-        ref: JsonObject = stored.json()
+        ) as stored:
+            stored.raise_for_status()
+            ref: JsonObject = await stored.json()
         return {
             "status": "COMPLETED",
             "reference": {
@@ -199,14 +207,14 @@ class BareLoop:
         }
 
     async def _emit(
-        self, client: httpx.AsyncClient, server_url: str, execution_id: str, events: list[JsonObject]
+        self, client: aiohttp.ClientSession, server_url: str, execution_id: str, events: list[JsonObject]
     ) -> None:
-        response = await client.post(
+        async with client.post(
             _api(server_url, "events/batch"),
             json={"execution_id": execution_id, "worker_id": self.worker_id, "events": events},
             headers={"Idempotency-Key": f"{self.worker_id}:{execution_id}:{uuid.uuid4().hex}"},
-        )
-        response.raise_for_status()
+        ) as response:
+            response.raise_for_status()
 
 
 def _event(
@@ -248,7 +256,7 @@ async def _main() -> None:
 
 
 def main() -> None:
-    asyncio.run(_main())
+    uvloop.run(_main())
 
 
 if __name__ == "__main__":

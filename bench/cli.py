@@ -44,6 +44,7 @@ QUICK_WORKER: dict[str, Any] = {
     "sleep_commands": 16,
     "duckdb_commands": 16,
     "result_commands": 4,
+    "python_commands": 8,
     "idle_settle_s": 0.5,
     "run_timeout_s": 60.0,
 }
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--sleep-commands", type=int, default=None, help="commands in the 100 ms run (400)")
     worker.add_argument("--duckdb-commands", type=int, default=None, help="commands in the duckdb run (400)")
     worker.add_argument("--result-commands", type=int, default=None, help="commands in the 1 MiB run (100)")
+    worker.add_argument("--python-commands", type=int, default=None, help="commands in the python-tool run (400)")
+    worker.add_argument(
+        "--control-plane",
+        choices=("fast", "standin"),
+        default=None,
+        help="what answers the workers: fast (bench.fastplane, default) or standin (noetl_standin)",
+    )
     worker.add_argument(
         "--profile",
         action="store_true",
@@ -135,6 +143,8 @@ def worker_settings(args: argparse.Namespace, out: Path) -> WorkerBenchSettings:
             "sleep_commands": args.sleep_commands,
             "duckdb_commands": args.duckdb_commands,
             "result_commands": args.result_commands,
+            "python_commands": args.python_commands,
+            "control_plane": args.control_plane,
         }
     )
     return WorkerBenchSettings(out_dir=out, workers=tuple(workers), profile=args.profile, **values)

@@ -1,13 +1,21 @@
-"""The control plane of a benchmark: the stand-in in its own process, driven through its typed admin client.
+"""The control plane of a benchmark, in its own process: the fast responder or the stand-in.
 
-The stand-in runs HTTP-only (no NATS URL): it issues the commands, answers claims and events, and keeps the
-event log and counters; the harness publishes the pointers itself (``bench.pointers``). Re-publication and
-the reaper are off, so every delivery a worker sees is one the harness sent.
+Two implementations with one interface (:class:`ControlPlane` and :class:`FastControlPlane`): submit
+commands, count finished ones, read request counters and per-command claim/completion times.
+
+- ``fast`` (the default, ``bench.fastplane``): the protocol and nothing else, answering in tens of
+  microseconds of CPU, as a production server behind a connection pool does — so the worker, not the
+  server, is what a throughput figure measures.
+- ``standin`` (``noetl_standin``): contract-faithful (engine, event log, validation); slower per request.
+
+Both run HTTP-only (no NATS URL): the harness publishes the pointers itself (``bench.pointers``); the
+stand-in's re-publication and reaper are off, so every delivery a worker sees is one the harness sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -16,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
+import httpx
 from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobCommandSpec, JobSpec
 from noetl_standin.natsserver import free_port
@@ -25,7 +34,7 @@ from noetl_standin.natsserver import free_port
 from bench.pointers import Pointer
 from bench.procs import BenchError, SupervisedProcess
 
-__all__ = ["COMMANDS_PER_JOB", "CommandTimes", "ControlPlane", "api_requests"]
+__all__ = ["COMMANDS_PER_JOB", "CommandTimes", "ControlPlane", "FastControlPlane", "api_requests", "control_plane"]
 
 # Commands are spread over many small jobs (executions), as real load is; one huge job would also make the
 # stand-in's engine rescan a long command list on every call.done.
@@ -59,6 +68,8 @@ def api_requests(counters: dict[str, dict[str, int]]) -> Counter[str]:
 
 class ControlPlane:
     """Start the stand-in, submit commands, read the event log and counters; stop it on exit."""
+
+    kind = "standin"
 
     def __init__(self, log_dir: Path, sample_interval: float) -> None:
         self.port = free_port()
@@ -130,3 +141,72 @@ def _standin_env() -> dict[str, str]:
         NOETL_STANDIN_LOG_LEVEL="warning",
     )
     return env
+
+
+class FastControlPlane:
+    """``bench.fastplane`` in its own process, with the same interface as :class:`ControlPlane`."""
+
+    kind = "fast"
+
+    def __init__(self, log_dir: Path, sample_interval: float) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = SupervisedProcess(
+            "fast control plane",
+            [sys.executable, "-m", "bench.fastplane", "--host", "127.0.0.1", "--port", str(self.port)],
+            dict(os.environ),
+            log_dir / "fastplane.log",
+            sample_interval,
+        )
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=60.0)
+
+    async def __aenter__(self) -> FastControlPlane:
+        self.process.start()
+        deadline = time.monotonic() + 30
+        while True:
+            self.process.check_alive()
+            with contextlib.suppress(httpx.TransportError):
+                if (await self._http.get("/api/health")).status_code == 200:
+                    return self
+            if time.monotonic() > deadline:
+                raise BenchError(f"fast control plane not answering after 30 s: {self.process.log_tail()}")
+            await asyncio.sleep(0.05)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._http.aclose()
+        await asyncio.to_thread(self.process.stop)
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self._http.request(method, path, json=body)
+        if response.status_code != 200:
+            raise BenchError(f"fast control plane: {method} {path}: HTTP {response.status_code}: {response.text}")
+        return response.json()
+
+    async def submit(self, kind: str, tool_config: dict[str, Any], count: int, *, prefix: str) -> list[Pointer]:
+        rows = await self._call(
+            "POST", "/_fast/commands", {"kind": kind, "tool_config": tool_config, "count": count, "prefix": prefix}
+        )
+        return [Pointer(int(e), int(v), int(c), str(s)) for e, v, c, s in rows]
+
+    async def finished(self) -> int:
+        events = (await self.counters()).get("events", {})
+        return int(events.get("command.completed", 0)) + int(events.get("command.failed", 0))
+
+    async def counters(self) -> dict[str, dict[str, int]]:
+        counters: dict[str, dict[str, int]] = await self._call("GET", "/_fast/counters")
+        return counters
+
+    async def times(self, execution_ids: Sequence[int]) -> CommandTimes:
+        return CommandTimes(await self._call("POST", "/_fast/times", {"execution_ids": sorted(set(execution_ids))}))
+
+
+ControlPlaneKind = Literal["fast", "standin"]
+
+
+def control_plane(kind: ControlPlaneKind, log_dir: Path, sample_interval: float) -> ControlPlane | FastControlPlane:
+    """The control plane a run uses (``--control-plane``)."""
+    if kind == "fast":
+        return FastControlPlane(log_dir, sample_interval)
+    return ControlPlane(log_dir, sample_interval)

@@ -131,6 +131,7 @@ def combine(scenario: Scenario, label: str, rounds: Sequence[Measurement]) -> Ru
         cpu_s_per_1000=worker_cpu / completed * 1000,
         idle_rss_mib=max(idle) / MIB if idle else None,
         requests_per_command=sum(requests.values()) / completed,
+        control_plane_us_per_request=standin.cpu_s / sum(requests.values()) * 1e6 if requests else None,
         requests_by_route=dict(sorted(requests.items())),
         standin=standin,
         nats=_process_usage(sum(r.nats.cpu_s for r in rounds), window, max(r.nats.peak_rss for r in rounds)),

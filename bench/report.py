@@ -51,7 +51,8 @@ def render_worker(report: WorkerReport) -> str:
     head = (
         f"Worker benchmark  {report.started_at}  ({report.duration_s:.0f} s)\n"
         f"machine: {machine.cpu_model}, {machine.logical_cpus} CPUs, {machine.memory_gib} GiB, "
-        f"Python {machine.python}, {machine.nats_server}, load {machine.load_average_1m}"
+        f"Python {machine.python}, {machine.nats_server}, load {machine.load_average_1m}\n"
+        f"control plane: {report.settings.get('control_plane', 'standin')}"
     )
     runs = render_table(
         [
@@ -67,7 +68,8 @@ def render_worker(report: WorkerReport) -> str:
             "peak RSS MiB",
             "idle RSS MiB",
             "req/cmd",
-            "stand-in cores",
+            "cp cores",
+            "cp µs/req",
             "nats cores",
             "load",
         ],
@@ -86,6 +88,7 @@ def render_worker(report: WorkerReport) -> str:
                 _num(run.idle_rss_mib),
                 _num(run.requests_per_command, 2),
                 _num(run.standin.cpu_share, 2),
+                _num(run.control_plane_us_per_request, 0),
                 _num(run.nats.cpu_share, 2),
                 _num(run.load_1m, 1),
             ]

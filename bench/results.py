@@ -52,7 +52,10 @@ class RunResult(BaseModel):
     idle_rss_mib: float | None = Field(description="RSS of the ready, idle process before any command.")
     requests_per_command: float | None
     requests_by_route: dict[str, int]
-    standin: ProcessUsage
+    standin: ProcessUsage = Field(description="The control plane's process (fast responder or stand-in).")
+    control_plane_us_per_request: float | None = Field(
+        None, description="The control plane's CPU per API request it answered, microseconds."
+    )
     nats: ProcessUsage
     ideal_commands_per_s: float | None = Field(None, description="What the slots allow (I/O-wait runs).")
     load_1m: float = Field(description="The machine's 1-minute load average at the end of the rounds (mean).")
@@ -92,6 +95,9 @@ class WorkerReport(BaseModel):
     runs: list[RunResult]
     ratios: list[Ratio]
     targets: list[TargetCheck]
+    fork_cost_ms: float | None = Field(
+        None, description="CPU ms to fork a warm interpreter, run a trivial step and reap it (python runs only)."
+    )
     notes: list[str] = Field(default_factory=list)
 
 

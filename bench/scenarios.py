@@ -5,6 +5,8 @@
 - ``sleep``: ``http`` to the peer's ``/sleep`` (a 100 ms I/O wait), 8 slots — can the slots be kept busy?
 - ``duckdb``: a small in-memory duckdb query, 8 slots — blocking work off the event loop.
 - ``result``: ``http`` returning 1 MiB, 8 slots — the reference path (``PUT /api/result``).
+- ``python``: ``python`` steps that return at once (``result = {"ok": True}``), 8 slots — the tool's own cost
+  per command (a fork of the warm runner); the bare loop runs no process, so the fork cost is measured apart.
 - ``two-process``: the ``noop`` backlog with two processes on one consumer — horizontal scaling.
 """
 
@@ -68,6 +70,13 @@ def build_scenarios(settings: WorkerBenchSettings, peer_url: str) -> list[Scenar
                 "url": f"{peer_url}/blob?bytes={settings.result_bytes}",
                 "response_type": "text",
             },
+        ),
+        "python": Scenario(
+            "python",
+            "python",
+            settings.python_commands,
+            settings.python_slots,
+            tool_config={"code": "result = {'ok': True}"},
         ),
         "two-process": Scenario("two-process", "noop", settings.noop_commands, settings.slots, processes=2),
     }

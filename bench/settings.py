@@ -24,8 +24,16 @@ __all__ = [
     "parse_worker_command",
 ]
 
-ScenarioName = Literal["noop", "latency", "sleep", "duckdb", "result", "two-process"]
-WORKER_SCENARIOS: tuple[ScenarioName, ...] = ("noop", "latency", "sleep", "duckdb", "result", "two-process")
+ScenarioName = Literal["noop", "latency", "sleep", "duckdb", "result", "python", "two-process"]
+WORKER_SCENARIOS: tuple[ScenarioName, ...] = (
+    "noop",
+    "latency",
+    "sleep",
+    "duckdb",
+    "result",
+    "python",
+    "two-process",
+)
 
 
 class WorkerCommand(BaseModel):
@@ -95,11 +103,20 @@ class WorkerBenchSettings(BaseModel):
     result_slots: int = Field(8, ge=1, description="WORKER_MAX_CONCURRENT for the 1 MiB result run.")
     result_commands: int = Field(100, ge=1, description="Commands in the 1 MiB result run.")
     result_bytes: int = Field(1024 * 1024, ge=1, le=16 * 1024 * 1024, description="Size of the result body.")
+    python_slots: int = Field(8, ge=1, description="WORKER_MAX_CONCURRENT for the python-tool run.")
+    python_commands: int = Field(
+        400, ge=1, description="Commands in the python-tool run (a step that returns at once)."
+    )
     idle_settle_s: float = Field(3.0, ge=0, description="Seconds a ready, idle process settles before idle RSS.")
     run_timeout_s: float = Field(180.0, gt=0, description="Give up on a run that has not completed by then.")
     sample_interval_s: float = Field(0.05, gt=0, le=1, description="psutil sampling period.")
     profile: bool = Field(
         False, description="After each scenario, one more run of each worker under pyinstrument (not reported)."
+    )
+    control_plane: Literal["fast", "standin"] = Field(
+        "fast",
+        description="What answers the workers: 'fast' (bench.fastplane, the protocol at production speed) or "
+        "'standin' (noetl_standin, contract-faithful and slower per request).",
     )
 
     @field_validator("workers")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from noetl_standin.natsserver import NatsServer, free_port, running_nats_server
 
-from bench.controlplane import ControlPlane, api_requests
+from bench.controlplane import ControlPlane, FastControlPlane, api_requests, control_plane
+from bench.forkcost import measure_fork_cost_ms
 from bench.machine import describe_machine
 from bench.measure import Measurement, combine, measure
 from bench.pointers import STREAM, BenchStream
@@ -47,7 +48,7 @@ class Services:
 
     nats: NatsServer
     nats_monitor: ResourceMonitor
-    control_plane: ControlPlane
+    control_plane: ControlPlane | FastControlPlane
     peer: SupervisedProcess
     peer_url: str
     stream: BenchStream
@@ -72,10 +73,10 @@ async def _services(settings: WorkerBenchSettings) -> AsyncIterator[Services]:
         try:
             await _wait_port(peer, peer_port)
             async with (
-                ControlPlane(log_dir, settings.sample_interval_s) as control_plane,
-                BenchStream(nats_server.url, control_plane.url) as stream,
+                control_plane(settings.control_plane, log_dir, settings.sample_interval_s) as plane,
+                BenchStream(nats_server.url, plane.url) as stream,
             ):
-                yield Services(nats_server, nats_monitor, control_plane, peer, f"http://127.0.0.1:{peer_port}", stream)
+                yield Services(nats_server, nats_monitor, plane, peer, f"http://127.0.0.1:{peer_port}", stream)
         finally:
             await asyncio.to_thread(peer.stop)
             nats_monitor.stop()
@@ -273,6 +274,7 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
             if settings.profile:
                 index = await _profile(services, settings, scenario, index, notes)
     labels = [w.label for w in settings.workers]
+    fork_cost = await asyncio.to_thread(measure_fork_cost_ms) if "python" in settings.scenarios else None
     return WorkerReport(
         started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         duration_s=time.time() - started,
@@ -280,6 +282,7 @@ async def run_worker_bench(settings: WorkerBenchSettings) -> WorkerReport:
         settings=settings.model_dump(mode="json"),
         runs=runs,
         ratios=compute_ratios(runs),
-        targets=check_targets(runs, labels, machine.logical_cpus),
+        targets=check_targets(runs, labels, machine.logical_cpus, fork_cost),
+        fork_cost_ms=fork_cost,
         notes=notes,
     )

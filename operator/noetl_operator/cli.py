@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
 from noetl_operator import __version__
 from noetl_operator.builders import build_children
+from noetl_operator.kubeconfig import KubeConfigError, load_connection
+from noetl_operator.manifests import ManifestError, OfflineSecrets, read_documents
 from noetl_operator.secretrefs import resolve_secrets
 from noetl_operator.settings import OperatorSettings, SettingsError
 from noetl_operator.spec import KIND, PoolSpecError, parse_pool
@@ -29,65 +29,45 @@ __all__ = ["build_parser", "main"]
 EXIT_USAGE = 2
 
 
-class _OfflineSecrets:
-    """Secrets given on the command line, looked up like the cluster would (by namespace and name)."""
-
-    def __init__(self, documents: list[dict[str, Any]]) -> None:
-        self._secrets: dict[tuple[str, str], dict[str, Any]] = {}
-        for doc in documents:
-            if doc.get("kind") != "Secret":
-                continue
-            metadata = doc.get("metadata") or {}
-            # The API server folds stringData into data; do the same so checksums match the cluster's.
-            data = dict(doc.get("data") or {})
-            for key, value in (doc.get("stringData") or {}).items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
-            self._secrets[(metadata.get("namespace", "default"), str(metadata.get("name")))] = {**doc, "data": data}
-
-    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._secrets.get((namespace, name))
-
-
-def _documents(path: str) -> Iterator[tuple[int, Any]]:
-    """``(index, document)`` of every non-empty YAML document in ``path`` (``-``: standard input)."""
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    for index, document in enumerate(yaml.safe_load_all(text)):
-        if document is not None:
-            yield index, document
-
-
 def _render(args: argparse.Namespace) -> int:
     try:
-        secret_docs = [doc for source in args.secret for _, doc in _documents(source) if isinstance(doc, dict)]
-        pools = list(_documents(args.file))
-    except (OSError, yaml.YAMLError) as error:
+        pools = read_documents(args.file)
+        reader = OfflineSecrets([doc for source in args.secret for doc in read_documents(source)])
+    except ManifestError as error:
         print(f"noetl-operator render: {error}", file=sys.stderr)
         return EXIT_USAGE
-    reader = _OfflineSecrets(secret_docs)
-    failed = False
+    failed = bool(reader.problems)
+    for problem in reader.problems:
+        print(problem, file=sys.stderr)
     rendered: list[dict[str, Any]] = []
-    for index, document in pools:
-        where = f"{args.file}: document {index + 1}"
-        if not isinstance(document, dict) or document.get("kind") != KIND:
+    for document in pools:
+        content = document.content
+        if not isinstance(content, dict):
+            failed = True
+            print(f"{document.where()}: expected a manifest (a mapping), got {type(content).__name__}", file=sys.stderr)
             continue
-        name = (document.get("metadata") or {}).get("name", "?")
+        if content.get("kind") != KIND:
+            continue
+        metadata = content.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        where = f"{document.where()} ({name if isinstance(name, str) and name else '?'})"
         try:
-            pool = parse_pool(document)
-            resolution = asyncio.run(resolve_secrets(pool, reader, connect_timeout=1.0))
-            children = build_children(pool, resolution.resolved)
+            pool = parse_pool(content)
         except PoolSpecError as error:
             failed = True
             for problem in error.problems:
-                print(f"{where} ({name}): {problem}", file=sys.stderr)
+                print(f"{where}: {problem}", file=sys.stderr)
             continue
-        if not secret_docs and (pool.spec.keychain.secret_refs or pool.spec.keychain.secret_key_refs):
+        resolution = asyncio.run(resolve_secrets(pool, reader, connect_timeout=1.0))
+        children = build_children(pool, resolution.resolved)
+        if not args.secret and (pool.spec.keychain.secret_refs or pool.spec.keychain.secret_key_refs):
             print(
-                f"{where} ({name}): note: without --secret, keys of envFrom Secrets and the Secret checksum are "
+                f"{where}: note: without --secret, keys of envFrom Secrets and the Secret checksum are "
                 "left out (the operator resolves them in the cluster)",
                 file=sys.stderr,
             )
-        elif secret_docs and resolution.missing:
-            print(f"{where} ({name}): note: {'; '.join(resolution.missing)}", file=sys.stderr)
+        elif args.secret and resolution.missing:
+            print(f"{where}: note: {'; '.join(resolution.missing)}", file=sys.stderr)
         rendered += children.present()
     if not rendered and not failed:
         print(f"noetl-operator render: no {KIND} documents in {args.file}", file=sys.stderr)
@@ -98,14 +78,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # kopf imports the `kubernetes` client whenever it is installed, only to recognise that library's model
-    # objects, which the operator never hands it: keep its ~30 MiB and second of start-up out of the process
-    # (the image does not install it; a development environment does, for the tests).
-    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
-    import kopf  # noqa: PLC0415 - kopf is only needed to run, not to render
-
-    from noetl_operator.handlers import build_registry  # noqa: PLC0415
-
     try:
         base = OperatorSettings.from_env()
     except SettingsError as error:
@@ -125,9 +97,25 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None
     }
     settings = base.model_copy(update=overrides)
+    # Credentials are read once, before kopf starts: inside kopf a bad kubeconfig would be a traceback and a
+    # retry every minute. A token file in them is re-read by the connection itself as it rotates.
+    try:
+        connection = load_connection(settings.kubeconfig, settings.context)
+    except KubeConfigError as error:
+        print(f"noetl-operator run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    # kopf imports the `kubernetes` client whenever it is installed, only to recognise that library's model
+    # objects, which the operator never hands it: keep its ~30 MiB and second of start-up out of the process
+    # (the image does not install it; a development environment does, for the tests).
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+    import kopf  # noqa: PLC0415 - kopf is only needed to run, not to render
+
+    from noetl_operator.handlers import build_registry  # noqa: PLC0415
+
     kopf.configure(verbose=args.verbose)
     kopf.run(
-        registry=build_registry(settings),
+        registry=build_registry(settings, connection),
         clusterwide=settings.namespace is None,
         namespace=settings.namespace,
         standalone=settings.standalone,

@@ -20,8 +20,10 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy, RetentionPolicy, StorageType
+from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType
 from nats.js.errors import APIError, NotFoundError
+from noetl_wire.jetstream import as_update_of, command_consumer_config
+from noetl_wire.natsconnect import NatsUnreachableError
 
 from noetl_operator.natspool import NatsAccess, NatsConnections, connect_once
 from noetl_operator.spec import ConsumerManagement, NoetlWorkerPool
@@ -76,18 +78,16 @@ def dead_letter_subjects(pool: NoetlWorkerPool) -> list[str]:
 def desired_config(pool: NoetlWorkerPool) -> ConsumerConfig:
     """The durable's configuration for ``managed`` pools."""
     consumer = pool.spec.consumer
-    return ConsumerConfig(
+    # The same definition the worker creates when it finds no durable (deliver_policy=new: see
+    # noetl_wire.jetstream for why), so whoever creates it first, the durable is the same.
+    return command_consumer_config(
         durable_name=consumer.durable_name,
         description=f"managed by noetl-operator for {pool.metadata.namespace}/{pool.metadata.name}",
-        # `all`, not `new`: commands published before the durable existed must still be delivered.
-        deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=float(consumer.ack_wait_seconds),
+        ack_wait=consumer.ack_wait_seconds,
         max_deliver=consumer.max_deliver,
         max_ack_pending=consumer.max_ack_pending,
-        backoff=[float(value) for value in consumer.backoff_seconds] or None,
+        backoff=consumer.backoff_seconds,
         filter_subject=pool.spec.filter_subject,
-        replay_policy=ReplayPolicy.INSTANT,
     )
 
 
@@ -116,6 +116,8 @@ async def _session(access: NatsAccess, connections: NatsConnections | None) -> A
     """A client for one check: shared from ``connections``, else a connection of its own, closed after."""
     try:
         client = await (connections.client(access) if connections is not None else connect_once(access))
+    except NatsUnreachableError as error:  # already "nats: cannot connect to <host:port>: <why>"
+        raise _Unreachable(ConsumerReport(False, "NatsUnavailable", str(error))) from None
     except (NatsError, OSError, TimeoutError) as error:
         raise _Unreachable(
             ConsumerReport(False, "NatsUnavailable", f"cannot connect to {access.url}: {error or type(error).__name__}")
@@ -225,7 +227,7 @@ async def _managed(client: Client, pool: NoetlWorkerPool, *, verify_streams: boo
     if not drift:
         return _lag(ConsumerReport(True, "InSync", "durable matches the spec"), current)
     try:
-        info = await js.add_consumer(spec.nats.stream, desired)
+        info = await js.add_consumer(spec.nats.stream, as_update_of(desired, current.config))
     except APIError as error:
         return _lag(
             ConsumerReport(

@@ -3,7 +3,8 @@
 Consumer checks run for every pool on every resync; a fresh connection per check (TCP, maybe TLS, the
 CONNECT handshake) was most of the operator's idle CPU. Connections are opened on first use, replaced
 when they drop (never reconnected in the background: a NATS outage must surface as a report, not as a
-retry loop), closed when unused for ``idle_close_seconds``, and all closed on shutdown.
+retry loop), closed when unused for ``idle_close_seconds``, and all closed on shutdown. Connecting itself
+(one bounded attempt, TLS refusal of plaintext) is the shared :func:`noetl_wire.natsconnect.connect_once`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import ssl
 import time
 from dataclasses import dataclass
 
-import nats
 from nats.aio.client import Client
+from noetl_wire.natsconnect import NatsTarget
+from noetl_wire.natsconnect import connect_once as _connect_once
 
 __all__ = ["NatsAccess", "NatsConnections", "connect_once"]
 
@@ -39,33 +41,18 @@ class NatsAccess:
         return (self.url, secret, tls)
 
 
-async def _quiet(_: Exception) -> None:
-    # Connection errors reach the caller as exceptions and become ConsumerReady=False; nats-py would
-    # otherwise log tracebacks for them.
-    return None
-
-
 async def connect_once(access: NatsAccess) -> Client:
-    """A new connection that fails fast and never reconnects by itself."""
-    # nats-py treats 0 reconnect attempts as unlimited; bound the whole attempt in case DNS or TLS stalls.
-    return await asyncio.wait_for(
-        nats.connect(
-            access.url,
-            user=access.user,
-            password=access.password,
-            tls=access.tls,
-            connect_timeout=access.connect_timeout,
-            allow_reconnect=False,
-            max_reconnect_attempts=1,
-            reconnect_time_wait=0.1,
-            error_cb=_quiet,
-            # A shared connection lives long: notice a silently dead peer within a minute, not minutes.
-            ping_interval=20,
-            max_outstanding_pings=3,
-            name="noetl-operator",
-        ),
-        timeout=access.connect_timeout * 3,
+    """A new connection that fails fast (``nats: cannot connect to <host:port>: …``) and never reconnects."""
+    # Connection errors reach the caller as exceptions and become ConsumerReady=False, never a retry loop.
+    target = NatsTarget.parse(
+        access.url,
+        "noetl-operator",
+        user=access.user,
+        password=access.password if access.user is not None else None,
+        tls=access.tls,
+        connect_timeout=access.connect_timeout,
     )
+    return await _connect_once(target)
 
 
 @dataclass

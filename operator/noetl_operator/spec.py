@@ -13,6 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
+from noetl_wire.jetstream import DEFAULT_ACK_WAIT_SECONDS, DEFAULT_MAX_ACK_PENDING, DEFAULT_MAX_DELIVER
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
@@ -264,13 +265,21 @@ class Consumer(_Model):
         ),
     )
     ack_wait_seconds: int = Field(
-        default=60, ge=1, le=86400, description="Ack wait; the worker sends in-progress acks well inside it."
+        default=DEFAULT_ACK_WAIT_SECONDS,
+        ge=1,
+        le=86400,
+        description=(
+            "Ack wait; the worker sends in-progress acks every third of it, so a short one only speeds up the "
+            "redelivery of a killed worker's commands."
+        ),
     )
     max_deliver: int = Field(
-        default=10, ge=-1, description="Deliveries before JetStream gives up on a message (`-1`: unlimited)."
+        default=DEFAULT_MAX_DELIVER,
+        ge=-1,
+        description="Deliveries before JetStream gives up on a message (`-1`: unlimited).",
     )
     max_ack_pending: int = Field(
-        default=1000,
+        default=DEFAULT_MAX_ACK_PENDING,
         ge=1,
         description="Unacknowledged messages allowed in flight; keep it >= maxReplicas x maxConcurrent.",
     )

@@ -13,12 +13,12 @@ import logging
 import time
 from typing import Protocol
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from noetl_wire.jetstream import command_stream_config, command_stream_subjects
+from noetl_wire.natsconnect import NatsTarget, connect_once, keep_reconnecting
 from noetl_wire.pointer import CommandPointer, encode_pointer
 
 from noetl_standin.counters import Counters
@@ -28,8 +28,6 @@ __all__ = ["NatsPublisher", "NullPublisher", "Publisher", "pool_for"]
 
 log = logging.getLogger(__name__)
 
-STREAM_MAX_AGE_SECONDS = 3600.0
-_STARTUP_CONNECT_ATTEMPTS = 3
 _CLOSE_TIMEOUT_SECONDS = 2.0
 _PYTHON_POOL_KINDS = frozenset({"agent", "task_sequence"})
 
@@ -120,20 +118,15 @@ class NatsPublisher:
         self._stream_ready = False
 
     async def start(self) -> None:
-        self._nc = await nats.connect(
-            self.url,
-            name="noetl-standin",
-            # A few quick attempts at startup, so a wrong URL fails fast with a clear error...
-            max_reconnect_attempts=_STARTUP_CONNECT_ATTEMPTS,
-            reconnect_time_wait=0.2,
-            connect_timeout=2,
-            allow_reconnect=True,
+        # One bounded attempt at startup, so a wrong URL fails fast with a clear error...
+        self._nc = await connect_once(
+            NatsTarget.parse(self.url, "noetl-standin", connect_timeout=2),
             error_cb=_log_nats_error,
             disconnected_cb=_log_disconnect,
             reconnected_cb=_log_reconnect,
         )
         # ...but once connected, ride out any outage (tests restart nats-server on purpose).
-        self._nc.options["max_reconnect_attempts"] = -1
+        keep_reconnecting(self._nc, wait=0.2)
         self._js = self._nc.jetstream(timeout=self.timeout)
         await self._ensure_stream()
 
@@ -150,18 +143,11 @@ class NatsPublisher:
     async def _ensure_stream(self) -> None:
         assert self._js is not None
         async with self._ensure_lock:
-            subjects = [self.subject, f"{self.subject}.>"]
+            subjects = command_stream_subjects(self.subject)
             try:
                 info = await self._js.stream_info(self.stream)
             except NotFoundError:
-                await self._js.add_stream(
-                    StreamConfig(
-                        name=self.stream,
-                        subjects=subjects,
-                        storage=StorageType.MEMORY,
-                        max_age=STREAM_MAX_AGE_SECONDS,
-                    )
-                )
+                await self._js.add_stream(command_stream_config(self.stream, self.subject))
                 log.info("created JetStream stream %s on %s", self.stream, subjects)
             else:
                 existing = list(info.config.subjects or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,62 @@ def test_run_rejects_bad_settings_naming_the_variable(
     monkeypatch.setenv("NOETL_OPERATOR_RESYNC_INTERVAL_SECONDS", "soon")
     assert main(["run", "--standalone"]) == 2
     assert "NOETL_OPERATOR_RESYNC_INTERVAL_SECONDS" in capsys.readouterr().err
+
+
+def _kubeconfig(user: dict[str, object], cluster: dict[str, object]) -> str:
+    return yaml.safe_dump(
+        {
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "ctx",
+        }
+    )
+
+
+BAD_KUBECONFIGS = [
+    ("missing", None, [], "cannot read kubeconfig {file}: [Errno 2] No such file or directory"),
+    ("yaml", "clusters: [unclosed", [], "kubeconfig {file}: line 1, column 20: expected ',' or ']'"),
+    ("list", "- 1\n- 2\n", [], "kubeconfig {file} is not a YAML mapping"),
+    ("context", _kubeconfig({"token": "t"}, {"server": "https://a:1"}), ["--context", "x"], "no context named 'x'"),
+    ("exec", _kubeconfig({"exec": {"command": "aws"}}, {"server": "https://a:1"}), [], "an exec plugin"),
+    (
+        "ca",
+        _kubeconfig({"token": "t"}, {"server": "https://a:1", "certificate-authority": "/nonexistent/ca.crt"}),
+        [],
+        "kubeconfig {file}: cannot read certificate-authority /nonexistent/ca.crt: No such file or directory",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "extra", "expected"), BAD_KUBECONFIGS, ids=[c[0] for c in BAD_KUBECONFIGS])
+def test_run_with_a_bad_kubeconfig_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, case: str, content: str | None, extra: list[str], expected: str
+) -> None:
+    config = tmp_path / "kubeconfig"
+    if content is not None:
+        config.write_text(content, encoding="utf-8")
+    # Not in a pod, whatever machine runs the test.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBERNETES_", "NOETL_OPERATOR_"))}
+    command = [sys.executable, "-m", "noetl_operator.cli", "run", "--standalone", "--kubeconfig", str(config), *extra]
+    # Before the fix kopf retried every 60 s: a bounded wait turns that into a failure, not a hang.
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert result.returncode == 2, case
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("noetl-operator run: ")
+    assert expected.format(file=config) in lines[0]
+
+
+def test_run_without_any_kubeconfig_names_the_default_it_tried(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBERNETES_", "NOETL_OPERATOR_"))}
+    env.pop("KUBECONFIG", None)
+    env["HOME"] = str(tmp_path)
+    command = [sys.executable, "-m", "noetl_operator.cli", "run", "--standalone"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip() == (
+        f"noetl-operator run: cannot read kubeconfig {tmp_path}/.kube/config: "
+        f"[Errno 2] No such file or directory: '{tmp_path}/.kube/config'"
+    )

@@ -69,7 +69,7 @@ BUILDS = [
             "builder",
             "noetl-operator",
             "noetl_operator",
-            required=frozenset({"noetl-operator", "kopf", "aiohttp"}),
+            required=frozenset({"noetl-operator", "noetl-wire", "kopf", "aiohttp"}),
             forbidden=frozenset(
                 {"duckdb", "asyncpg", "pyarrow", "kubernetes", "noetl-worker", "noetl-standin", "pytest"}
             ),

@@ -1,4 +1,10 @@
-"""Loads the real NoETL wire capture (server ↔ upstream Python worker) for contract tests."""
+"""Loads the real NoETL wire capture (server ↔ upstream Python worker) for contract tests.
+
+The capture lives in the repository (``tests/wire/data/noetl-wire-capture/``, copied verbatim from the
+upstream recording; its README says how it was made), so the suite needs nothing outside the checkout.
+``NOETL_WIRE_CAPTURE_DIR`` points the tests at another recording. A missing or empty folder is an error,
+never an empty parameter list: contract tests over no records would pass without checking anything.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-CAPTURE_DIR = Path(os.environ.get("NOETL_WIRE_CAPTURE_DIR", "/work/shared/spec/noetl-wire-capture"))
+DEFAULT_CAPTURE_DIR = Path(__file__).resolve().parent / "data" / "noetl-wire-capture"
+CAPTURE_DIR = Path(os.environ.get("NOETL_WIRE_CAPTURE_DIR") or DEFAULT_CAPTURE_DIR)
+
+
+class CaptureMissingError(FileNotFoundError):
+    """The capture folder, or the files a pattern asks for, are not there."""
+
+
+def capture_files(pattern: str) -> list[Path]:
+    """The capture's files matching ``pattern``, sorted; raises if there are none."""
+    paths = sorted(CAPTURE_DIR.glob(pattern))
+    if not paths:
+        raise CaptureMissingError(f"no {pattern} in the wire capture at {CAPTURE_DIR} (NOETL_WIRE_CAPTURE_DIR)")
+    return paths
 
 
 def _raw_records(pattern: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted(CAPTURE_DIR.glob(pattern)):
+    for path in capture_files(pattern):
         with path.open() as handle:
             for number, line in enumerate(handle, 1):
                 if line.strip():
@@ -34,13 +53,3 @@ def startup_records() -> list[tuple[str, dict[str, Any]]]:
 
 def pointer_records() -> list[tuple[str, dict[str, Any]]]:
     return list(_raw_records("*/nats_pointers.jsonl"))
-
-
-def raw_lines(pattern: str) -> list[tuple[str, str]]:
-    """The undecoded JSON lines, for checks that must not go through a float-prone parser."""
-    out: list[tuple[str, str]] = []
-    for path in sorted(CAPTURE_DIR.glob(pattern)):
-        out.extend(
-            (f"{path.parent.name}/{path.name}:{n}", line) for n, line in enumerate(path.open(), 1) if line.strip()
-        )
-    return out

@@ -10,12 +10,27 @@ from noetl_worker.scrub import _INLINE_RE, _VENDOR_RE, REDACTED, Scrubber, is_se
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("key", ["password", "DB-Password", "api_key", "Authorization", "client_secret", "author"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password", "DB-Password", "api_key", "Authorization", "client_secret", "x-api-key", "accessToken",
+        "APIKey", "apikey", "aws_secret_access_key", "X-Auth-Token", "auth0_token", "privateKeyPassphrase",
+        "refresh_token", "id_token", "connection_string", "ssh-key", "tls.cert", "kubeconfig_credentials",
+        "client-key-data", "password_value", "db_password", "proxy-authorization",
+    ],
+)  # fmt: skip
 def test_sensitive_keys(key: str) -> None:
     assert is_sensitive_key(key)
 
 
-@pytest.mark.parametrize("key", ["name", "rows", "count", "status"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "name", "rows", "count", "status", "authority", "tokenizer", "max_tokens", "is_authorized", "certified",
+        "author", "authored_date", "prompt_tokens", "completion_tokens", "secretary", "passwordless_login_url",
+        "keyboard", "monkey", "certainty", "authentic", "secret_scanning", "token_type", "certificate-authority",
+    ],
+)  # fmt: skip
 def test_ordinary_keys(key: str) -> None:
     assert not is_sensitive_key(key)
 
@@ -42,9 +57,11 @@ def test_ordinary_strings_are_kept(value: str) -> None:
 
 
 def test_values_are_scrubbed_recursively_without_touching_the_input() -> None:
-    data = {"rows": [{"user": "a", "password": "p"}], "n": 3, "ok": True, "cfg": {"token": {"nested": 1}}}
+    data = {"rows": [{"user": "a", "password": "p"}], "n": 3, "ok": True,
+            "cfg": {"token": {"nested": 1, "value": "abc", "list": ["x", 2]}}}  # fmt: skip
     scrubbed = Scrubber().value(data)
-    assert scrubbed == {"rows": [{"user": "a", "password": REDACTED}], "n": 3, "ok": True, "cfg": {"token": REDACTED}}
+    assert scrubbed == {"rows": [{"user": "a", "password": REDACTED}], "n": 3, "ok": True,
+                        "cfg": {"token": {"nested": 1, "value": REDACTED, "list": [REDACTED, 2]}}}  # fmt: skip
     assert data["rows"][0]["password"] == "p"  # type: ignore[index]
 
 
@@ -125,6 +142,12 @@ def test_known_secrets_are_cut_out_of_long_text_too() -> None:
     scrubber = Scrubber(["s3cr3t-value", "s3cr3t"])
     assert scrubber.text(_PAD + "s3cr3t-value and s3cr3t" + _PAD) == f"{_PAD}{REDACTED} and {REDACTED}{_PAD}"
     assert scrubber.text(_PAD * 3) == _PAD * 3
+
+
+def test_non_string_values_under_a_sensitive_key_are_kept() -> None:
+    assert Scrubber().value({"auth": True, "token": None, "password_rotations": 3, "secret": 0.5}) == {
+        "auth": True, "token": None, "password_rotations": 3, "secret": 0.5,
+    }  # fmt: skip
 
 
 def test_long_keys_are_judged_like_short_ones() -> None:

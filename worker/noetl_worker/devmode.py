@@ -154,6 +154,9 @@ async def _dev(job_path: Path, workers: int, keep_running: bool, out: TextIO) ->
                 )
                 tasks = [loop.create_task(w.run()) for w in pool]
                 try:
+                    # The durable delivers only pointers published after it exists (deliver_policy=new), so
+                    # the job is submitted once the workers have created it and registered.
+                    await _wait_ready(pool, tasks, stop)
                     async with StandinAdmin(standin.url) as admin:
                         view = await _run_job(admin, spec, job_path, out, stop)
                         if keep_running and not stop.is_set():
@@ -168,6 +171,13 @@ async def _dev(job_path: Path, workers: int, keep_running: bool, out: TextIO) ->
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 0 if view.status is JobStatus.COMPLETED else 1
+
+
+async def _wait_ready(pool: list[Worker], tasks: list[asyncio.Task[int]], stop: asyncio.Event) -> None:
+    while True:
+        if not any(w.not_ready() for w in pool) or stop.is_set() or any(t.done() for t in tasks):
+            return
+        await asyncio.sleep(0.05)  # readiness has no event to wait on; a 50 ms poll is free here
 
 
 async def _run_job(admin: StandinAdmin, spec: JobSpec, job_path: Path, out: TextIO, stop: asyncio.Event) -> JobView:

@@ -2,8 +2,18 @@
 
 Three layers, applied together:
 
-1. Sensitive keys (the seed's token list, substring match on the lower-cased key with ``-`` → ``_``): the
-   whole value under such a key becomes ``[REDACTED]``.
+1. Sensitive keys, matched by word: a key is split into words (``_``, ``-``, ``.``, ``/``, spaces, digits
+   and camelCase boundaries) and is sensitive when what it names — its last word, or last two, after a
+   trailing ``data``/``value`` — is a secret (``password``, ``token``, ``secret``,
+   ``authorization``, ``credentials``, ``api key``, ``private key``, …) or the whole key run together is
+   (``apikey``). ``secret_scanning``, ``token_type`` or ``certificate-authority`` name something else. The
+   ``token`` of an object that also has a ``logprob`` is a language model's text token (OpenAI, Anthropic
+   logprobs), not a credential. Every
+   string under such a key becomes ``[REDACTED]`` (inside lists and objects too); numbers, booleans and
+   null are left alone, since they carry no secret text. The seed matched substrings, which redacted
+   ordinary fields of real APIs (``authority``, ``tokenizer``, ``max_tokens``, ``is_authorized``,
+   ``certified``, a commit's ``author``); ``tests/worker/test_scrub.py`` holds a corpus of GitHub, OpenAI,
+   Stripe and Kubernetes response shapes that must pass through intact.
 2. Secret-looking strings (PEM private keys, ``Bearer``/``Basic`` credentials, JWTs, well-known vendor token
    prefixes): the whole string becomes ``[REDACTED]``.
 3. Known secret values (the keychain allow-list and resolved auth-alias secrets of the command): every
@@ -31,15 +41,23 @@ __all__ = ["REDACTED", "Scrubber", "is_sensitive_key", "looks_secret"]
 
 REDACTED = "[REDACTED]"
 
-_SENSITIVE_TOKENS = (
-    "password", "passwd", "pwd", "secret", "token", "bearer", "api_key", "apikey", "access_token",
-    "refresh_token", "auth_token", "authorization", "auth", "credential", "credentials", "private_key",
-    "privatekey", "secret_key", "secretkey", "client_secret", "clientsecret", "connection_string",
-    "connectionstring", "db_password", "database_password", "aws_secret", "gcp_key", "azure_key", "ssh_key",
-    "sshkey", "passphrase", "pem", "cert", "certificate", "oauth_token", "id_token", "encryption_key",
-    "decrypt_key", "master_key", "snowflake_password", "snowflake_token", "private_key_passphrase", "keychain",
-    "api_secret", "apisecret", "auth0_token", "auth0_id_token", "auth0_refresh_token", "idtoken", "oauth", "jwt",
-)  # fmt: skip
+# A key naming a secret as one of its words...
+_SECRET_WORDS = frozenset({
+    "password", "passwords", "passwd", "pwd", "secret", "secrets", "token", "bearer", "authorization", "auth",
+    "credential", "credentials", "passphrase", "pem", "cert", "certificate", "jwt", "keychain", "oauth",
+    "apikey", "apisecret", "privatekey", "secretkey", "clientsecret", "connectionstring", "sshkey", "idtoken",
+    "accesstoken", "refreshtoken", "authtoken",
+})  # fmt: skip
+# ...as two neighbouring words...
+_SECRET_PAIRS = frozenset({
+    ("api", "key"), ("private", "key"), ("connection", "string"), ("encryption", "key"), ("decrypt", "key"),
+    ("master", "key"), ("ssh", "key"), ("gcp", "key"), ("azure", "key"), ("signing", "key"),
+    ("access", "key"), ("client", "key"), ("secret", "key"), ("account", "key"),
+})  # fmt: skip
+# Words that only say how a secret is stored (``client-key-data``, ``password_value``).
+_STORAGE_WORDS = frozenset({"data", "value", "encoded", "raw"})
+# ...or run together as a whole (``apikey``, ``privatekey`` are in _SECRET_WORDS).
+_KEY_WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _VENDOR_PREFIXES = (
     "sk-ant-", "sk-", "AIza", "ya29.", "ghp_", "ghs_", "gho_", "ghu_", "ghr_", "github_pat_",
     "xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-",
@@ -143,14 +161,19 @@ def _has_vendor_token(value: str) -> bool:
 
 
 def is_sensitive_key(key: str) -> bool:
-    """True if ``key`` names a secret (seed semantics: equality or substring of any token)."""
+    """True if ``key`` names a secret as a word (``DB-Password``, ``x-api-key``, ``accessToken``), never
+    because a secret word hides inside another one (``authority``, ``tokenizer``, ``is_authorized``)."""
     # Rows of a table repeat the same few keys thousands of times; an odd long key is not worth keeping.
     return _is_sensitive_short_key(key) if len(key) <= _CACHED_KEY_LENGTH else _is_sensitive(key)
 
 
 def _is_sensitive(key: str) -> bool:
-    normalised = key.lower().replace("-", "_")
-    return any(token in normalised for token in _SENSITIVE_TOKENS)
+    words = [word.lower() for word in _KEY_WORD_RE.findall(key) if not word.isdigit()]
+    while len(words) > 1 and words[-1] in _STORAGE_WORDS:
+        words.pop()
+    if not words:
+        return False
+    return words[-1] in _SECRET_WORDS or "".join(words) in _SECRET_WORDS or tuple(words[-2:]) in _SECRET_PAIRS
 
 
 _is_sensitive_short_key = functools.lru_cache(maxsize=4096)(_is_sensitive)
@@ -208,7 +231,24 @@ class Scrubber:
                 scrubbed = done[id(value)] = REDACTED if looks_secret(value) else self.text(value)
             return scrubbed
         if isinstance(value, dict):
-            return {k: REDACTED if is_sensitive_key(k) else self._value(v, done) for k, v in value.items()}
+            text_token = "logprob" in value  # {"token": "The", "logprob": -0.01}: a model's token, not a secret
+            return {
+                k: _redact_text(v)
+                if is_sensitive_key(k) and not (text_token and k == "token")
+                else self._value(v, done)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [self._value(v, done) for v in value]
         return value
+
+
+def _redact_text(value: JSONValue) -> JSONValue:
+    """What a sensitive key holds: every string redacted, however deep; numbers, booleans and null kept."""
+    if isinstance(value, str):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: _redact_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_text(v) for v in value]
+    return value

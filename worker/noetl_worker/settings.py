@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from noetl_wire.jetstream import DEFAULT_ACK_WAIT_SECONDS, DEFAULT_MAX_ACK_PENDING, DEFAULT_MAX_DELIVER
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
@@ -117,10 +118,22 @@ class WorkerSettings(BaseModel):
         False,
     )
     nats_ack_wait: float = _env(
-        "NATS_ACK_WAIT", "`ack_wait` (seconds) used when the worker creates the consumer.", 300.0, gt=0
+        "NATS_ACK_WAIT",
+        "`ack_wait` (seconds) used when the worker creates the consumer; running commands send `in_progress` "
+        "every `ack_wait/3`, so a short one only speeds up recovery from a killed worker.",
+        float(DEFAULT_ACK_WAIT_SECONDS),
+        gt=0,
     )
     nats_max_deliver: int = _env(
-        "NATS_MAX_DELIVER", "`max_deliver` used when the worker creates the consumer (-1 = unlimited).", 1000
+        "NATS_MAX_DELIVER",
+        "`max_deliver` used when the worker creates the consumer (-1 = unlimited).",
+        DEFAULT_MAX_DELIVER,
+    )
+    nats_max_ack_pending: int = _env(
+        "NATS_MAX_ACK_PENDING",
+        "`max_ack_pending` used when the worker creates the consumer; keep it >= replicas x `WORKER_MAX_CONCURRENT`.",
+        DEFAULT_MAX_ACK_PENDING,
+        ge=1,
     )
     nats_pull_expiry: float = _env(
         "WORKER_NATS_PULL_EXPIRY",

@@ -59,6 +59,7 @@ _PYTHON_ONLY = (
     "WORKER_DRAIN_DEADLINE",
     "NATS_ACK_WAIT",
     "NATS_MAX_DELIVER",
+    "NATS_MAX_ACK_PENDING",
     "NATS_DEAD_LETTER_SUBJECT",
     "NOETL_API_TOKEN",
     "NATS_TLS_CA",
@@ -136,6 +137,7 @@ def _python_env(pool: NoetlWorkerPool) -> list[dict[str, Any]]:
         # Used only if a worker has to create the durable (observe mode): it then matches the spec.
         _value("NATS_ACK_WAIT", spec.consumer.ack_wait_seconds),
         _value("NATS_MAX_DELIVER", spec.consumer.max_deliver),
+        _value("NATS_MAX_ACK_PENDING", spec.consumer.max_ack_pending),
         # The managed dead-letter stream (consumers.dead_letter_subjects) captures this subject.
         _value("NATS_DEAD_LETTER_SUBJECT", f"noetl.deadletter.{spec.nats.stream}.{spec.consumer.durable_name}"),
     ]

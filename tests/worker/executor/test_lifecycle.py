@@ -13,7 +13,7 @@ from noetl_worker.executor.lifecycle import failure_batch, started_batch, succes
 from noetl_worker.executor.results import shape_result
 from noetl_worker.jsontypes import JSONObject, JSONValue
 
-from tests.wire.capture import CAPTURE_DIR, _raw_records
+from tests.wire.capture import _raw_records
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,7 @@ def _commands() -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
     return [(where, claim, batches[claim["meta"]["command_id"]]) for where, claim in claims]
 
 
-COMMANDS = _commands() if CAPTURE_DIR.exists() else []
+COMMANDS = _commands()
 
 
 def _dump(events: list[Any]) -> list[JSONObject]:
@@ -45,7 +45,6 @@ async def _never_store(data: JSONValue) -> JSONObject:
     raise AssertionError("captured results are all within the inline budget")
 
 
-@pytest.mark.skipif(not COMMANDS, reason=f"wire capture not found at {CAPTURE_DIR}")
 @pytest.mark.parametrize(("where", "claim", "batches"), COMMANDS, ids=[c[0] for c in COMMANDS])
 async def test_batches_match_the_capture(where: str, claim: dict[str, Any], batches: list[dict[str, Any]]) -> None:
     ident = identity_of(ClaimedCommand.model_validate(claim), WORKER_ID)

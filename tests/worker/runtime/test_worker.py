@@ -15,10 +15,10 @@ from noetl_standin.admin import StandinAdmin
 from noetl_standin.jobs import JobStatus
 from noetl_standin.natsserver import free_port
 
-from tests.support.nats import NatsServer
+from tests.support.nats import NatsServer, running_nats_server
 from tests.support.standin import running_standin
 from tests.worker.runtime.support import completions, statuses, wait_until, worker_status
-from tests.worker.workerproc import WorkerProcess, running_worker
+from tests.worker.workerproc import WorkerProcess, running_worker, start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,8 @@ def noop_job(n: int) -> list[dict[str, Any]]:
 
 
 async def test_many_commands_complete_exactly_once(admin: StandinAdmin, workers: Callable[..., WorkerProcess]) -> None:
-    worker = workers(WORKER_MAX_CONCURRENT="8")
+    # "command finished" is a DEBUG line (one INFO line per command was a measurable share of the CPU).
+    worker = workers(WORKER_MAX_CONCURRENT="8", WORKER_LOG_LEVEL="DEBUG")
     jobs = [await admin.submit_job(noop_job(25)) for _ in range(4)]
     for job in jobs:
         done = await admin.wait_job(job.execution_id, timeout=60)
@@ -231,3 +232,62 @@ async def test_a_second_signal_ends_the_drain_at_once(
     assert await asyncio.to_thread(worker.process.wait, 15) == 0
     assert "second stop request" in worker.log()
     assert "naking them" in worker.log()
+
+
+async def test_a_saturated_worker_stays_ready_and_reports_its_slots_as_gauges(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    worker = workers(WORKER_MAX_CONCURRENT="2")
+    assert worker.metric("noetl_worker_slots_total") == 2
+    assert worker.metric("noetl_worker_slots_busy") == 0
+    job = await admin.submit_job([sleeper("a", 3), sleeper("b", 3), sleeper("c", 0.1)])
+
+    async def saturated() -> bool:
+        return worker.metric("noetl_worker_slots_busy") == 2
+
+    await wait_until(saturated, what="both slots busy")
+    status, body = worker.get("/readyz")
+    assert (status, json.loads(body)) == (200, {"ready": True, "reasons": []})
+    assert (await admin.wait_job(job.execution_id, timeout=30)).status is JobStatus.COMPLETED
+    await wait_until(lambda: worker.metric("noetl_worker_slots_busy") == 0, what="the slots to free up")
+
+
+async def test_a_worker_started_before_nats_backs_off_naming_the_server_and_goes_on_once_it_is_up(
+    tmp_path: Path, standin: Any, names: dict[str, str]
+) -> None:
+    port = free_port()
+    worker = start_worker(tmp_path, f"nats://127.0.0.1:{port}", standin.url, **names)
+    try:
+
+        def attempts() -> list[str]:
+            return [r["msg"] for r in worker.log_records() if "cannot connect" in r["msg"]]
+
+        await wait_until(lambda: len(attempts()) >= 3, what="three connection attempts")
+        logged = attempts()
+        assert all(m.startswith(f"nats: cannot connect to 127.0.0.1:{port}: ") for m in logged), logged
+        # 0.5 s doubling (capped), not one error a second from nats-py's own loop.
+        delays = [float(m.rsplit("retrying in ", 1)[1].rstrip("s")) for m in logged]
+        assert delays[:3] == [0.5, 1.0, 2.0], logged
+        assert "NATS connection error" not in worker.log()
+        with running_nats_server(port=port):
+            await asyncio.to_thread(worker.wait_ready, 30)
+            assert "connected to NATS at 127.0.0.1:" in worker.log()
+            assert await asyncio.to_thread(worker.terminate) == 0
+    finally:
+        if worker.process.poll() is None:
+            worker.kill()
+
+
+async def test_a_failed_python_step_stores_the_user_s_traceback_once_and_no_runner_internals(
+    admin: StandinAdmin, workers: Callable[..., WorkerProcess]
+) -> None:
+    workers()
+    code = "def parse(row):\n    return int(row)\n\nparse('x1')\n"
+    job = await admin.submit_job([{"name": "boom", "kind": "python", "tool_config": {"code": code}}])
+    done = await admin.wait_job(job.execution_id, timeout=30)
+    assert done.status is not JobStatus.COMPLETED
+    stored = json.dumps(await admin.events(job.execution_id))
+    assert stored.count("Traceback (most recent call last)") == 1, stored
+    assert "in parse" in stored
+    assert "ValueError: invalid literal for int() with base 10: 'x1'" in stored
+    assert "_python_runner" not in stored

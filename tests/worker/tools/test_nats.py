@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -154,6 +156,21 @@ async def test_a_refused_connection_names_the_server_but_not_the_secret(
         await NatsTool().run({"url": token_nats.url, "token": "wrong-token-value", "operation": "publish",
                               "subject": "x"}, ctx())  # fmt: skip
     assert "wrong-token-value" not in str(err.value)
+
+
+@pytest.mark.parametrize("listening", [False, True], ids=["refused", "silent"])
+async def test_an_unreachable_server_fails_the_command_within_its_timeout(listening: bool, ctx: MakeContext) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        if listening:
+            sock.listen(4)  # accepts, never sends INFO
+        port = sock.getsockname()[1]
+        started = time.monotonic()
+        run = NatsTool().run({"url": f"nats://127.0.0.1:{port}", "operation": "publish", "subject": "x",
+                              "timeout_seconds": 1.5}, ctx())  # fmt: skip
+        with pytest.raises(ToolError, match=rf"^Execution failed: nats: cannot connect to 127\.0\.0\.1:{port}: "):
+            await asyncio.wait_for(run, 10)  # the bound of the test, not of the tool
+        assert time.monotonic() - started < 3.0
 
 
 @pytest.mark.parametrize(

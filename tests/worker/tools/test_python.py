@@ -49,6 +49,21 @@ async def test_an_exception_is_an_error_carrying_its_message_like_the_capture(
     assert "Traceback" in (result.stderr or "")
 
 
+async def test_a_failure_keeps_the_user_s_frames_and_the_error_once_and_no_runner_internals(
+    ctx: MakeContext, python_tool: PythonTool
+) -> None:
+    code = "def parse(row):\n    return int(row)\n\ndef main():\n    return parse('x1')\n"
+    result = await python_tool.run({"code": code}, ctx(step="boom"))
+    assert result.status is ToolStatus.ERROR
+    stderr = result.stderr or ""
+    assert stderr.count("Traceback") == 1, stderr
+    assert stderr.count("ValueError: invalid literal for int() with base 10: 'x1'") == 1, stderr
+    assert "in main" in stderr, stderr
+    assert "in parse" in stderr, stderr
+    assert "_python_runner" not in stderr, stderr
+    assert "noetl_worker" not in stderr, stderr
+
+
 async def test_command_input_config_input_and_args_become_globals(ctx: MakeContext, python_tool: PythonTool) -> None:
     context = ctx(input={"x": 1, "y": 1})
     config = {"code": "result = [x, y, z, sorted(args), input_data['y']]", "input": {"y": 2}, "args": {"z": 3}}

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from noetl_standin.natsserver import free_port
 from noetl_worker.settings import load_settings
-from noetl_worker.transport.connection import connect_nats, connect_options
+from noetl_worker.transport.connection import connect_nats, nats_target
 
 from tests.support.nats import running_nats_server
 
@@ -89,7 +89,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.unit
 def test_options_carry_every_credential_style(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    options = connect_options(
+    target = nats_target(
         load_settings(
             {
                 "NATS_URL": "nats://a:b@n1:4222,nats://n2:4222",
@@ -103,10 +103,11 @@ def test_options_carry_every_credential_style(tmp_path: Path) -> None:
             }
         )
     )
+    options = target.options()
     assert options["servers"] == ["nats://n1:4222", "nats://n2:4222"]
     assert (options["user"], options["password"], options["token"]) == ("a", "b", "t")
     assert options["user_credentials"] == "/etc/nats/user.creds"
     assert options["nkeys_seed"] == "/etc/nats/seed.nk"
     assert isinstance(options["tls"], ssl.SSLContext)
-    assert options["max_reconnect_attempts"] == -1  # a NATS restart must never end the process
     assert options["name"] == "noetl-worker:pod-1"
+    assert target.where == "n1:4222, n2:4222"

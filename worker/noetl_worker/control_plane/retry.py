@@ -10,9 +10,10 @@ not parked for the full cap while the server is already answering others.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-import httpx
 from noetl_wire.errors import parse_retry_after
 
 __all__ = ["TRANSIENT_STATUSES", "Backoff", "is_transient_status", "retry_after_of"]
@@ -47,6 +48,11 @@ class Backoff:
         return random.uniform(min(self.floor, ceiling), ceiling)  # noqa: S311 - jitter, not cryptography
 
 
-def retry_after_of(response: httpx.Response) -> float | None:
+class _HasHeaders(Protocol):
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def retry_after_of(response: _HasHeaders) -> float | None:
     """Seconds from ``Retry-After`` (delta-seconds form), or None."""
     return parse_retry_after(response.headers.get("retry-after"))

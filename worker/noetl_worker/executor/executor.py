@@ -93,7 +93,7 @@ class CommandExecutor:
         started = time.perf_counter()
         try:
             verdict, scrubber, clog = await self._run(command, ident, server_url, tool_deadline, clog)
-            self.metrics.dispatch_duration.labels(tool_kind=ident.kind).observe(time.perf_counter() - started)
+            self.metrics.labelled(self.metrics.dispatch_duration, ident.kind).observe(time.perf_counter() - started)
             await reporting
         finally:
             reporting.cancel()
@@ -129,9 +129,12 @@ class CommandExecutor:
         except ControlPlaneError as exc:
             clog.error(f"outcome not delivered: {exc}")
             return ExecutionOutcome(delivered=False, failed=not verdict.ok, error=str(exc))
-        clog.info(
-            "command finished", extra={"status": "COMPLETED" if verdict.ok else "FAILED", "tool_kind": ident.kind}
-        )
+        # DEBUG, not INFO: a line per command is most of a busy worker's log volume and a measurable share of
+        # its CPU (docs/performance.md); failures are logged at WARNING above, and counts are in the metrics.
+        if log.isEnabledFor(logging.DEBUG):
+            clog.debug(
+                "command finished", extra={"status": "COMPLETED" if verdict.ok else "FAILED", "tool_kind": ident.kind}
+            )
         return ExecutionOutcome(delivered=True, failed=not verdict.ok, error=error)
 
     async def _report_started(self, ident: CommandIdentity, server_url: str, clog: CommandLogger) -> None:

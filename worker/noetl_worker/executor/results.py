@@ -72,10 +72,15 @@ def _fits(summary: JSONObject, budget: int) -> bool:
     return json_size(summary) <= budget
 
 
+# A process's output streams (a failed python step's traceback on stderr) live once, in `response`; the
+# summary rides on call.*, step.exit and command.* alike, so copying them there stored them three times more.
+_STREAMS = frozenset({"stdout", "stderr"})
+
+
 def _allowed_in_context(key: str) -> bool:
     # The server's reference-only contract refuses `_internal_data` and legacy `command_*` keys in
     # result.context (with a 500 that no retry can fix), so they never go there.
-    return key != "_internal_data" and not key.startswith("command_")
+    return key != "_internal_data" and not key.startswith("command_") and key not in _STREAMS
 
 
 def scalar_summary(data: JSONValue) -> JSONObject | None:

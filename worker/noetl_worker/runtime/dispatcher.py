@@ -17,7 +17,6 @@ The ack policy (documented in ``docs/worker.md``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -90,6 +89,10 @@ class Dispatcher:
     def capacity(self) -> int:
         return 0 if self.draining else max(0, self.slots - len(self.tasks))
 
+    def busy(self) -> int:
+        """Slots running a command now (at most ``slots``; extra messages are given back at once)."""
+        return min(self.slots, len(self.tasks))
+
     def accept(self, msg: Msg) -> None:
         """Called by the feed for each delivered message (synchronously: just spawns the handler)."""
         delivery = Delivery(msg, self.metrics, self.dead_letters)
@@ -141,7 +144,7 @@ class Dispatcher:
             pointer = decode_pointer(delivery.data)
         except PointerDecodeError as exc:
             log.error(f"poison message (seq {delivery.stream_seq}): {exc}")
-            self.metrics.pulls.labels(outcome="failed").inc()
+            self.metrics.labelled(self.metrics.pulls, "failed").inc()
             await delivery.term("undecodable", dead_letter=str(exc))
             return
         key = pointer.event_id
@@ -159,7 +162,7 @@ class Dispatcher:
             return
         server_url = pointer.server_url or self.default_server_url
         if not _is_http_url(server_url):
-            self.metrics.pulls.labels(outcome="failed").inc()
+            self.metrics.labelled(self.metrics.pulls, "failed").inc()
             log.error(f"poison message: server_url {server_url!r} is not an http(s) URL", extra=fields)
             await delivery.term(
                 "undecodable", dead_letter=f"command pointer field 'server_url' is not an http(s) URL: {server_url!r}"
@@ -178,17 +181,17 @@ class Dispatcher:
         status = outcome.status
         if status is ClaimStatus.CLAIMED:
             assert outcome.command is not None
-            self.metrics.pulls.labels(outcome="claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "claimed").inc()
             await self._run(delivery, key, server_url, outcome.command)
             return
         self._release(key, delivery.stream_seq)
         if status is ClaimStatus.TERMINAL:
-            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "already_claimed").inc()
             self.recent.add(key)
             await delivery.ack("already_terminal")
             return
         if status is ClaimStatus.HELD:
-            self.metrics.pulls.labels(outcome="already_claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "already_claimed").inc()
             if outcome.holder and outcome.holder != self.worker_id and delivery.num_delivered <= 1:
                 await delivery.ack("claimed_elsewhere")
                 return
@@ -197,14 +200,14 @@ class Dispatcher:
             await delivery.nak("active_claim", delay)
             return
         if status is ClaimStatus.UNAVAILABLE:
-            self.metrics.pulls.labels(outcome="retry_later").inc()
+            self.metrics.labelled(self.metrics.pulls, "retry_later").inc()
             self._pause_claims(outcome.retry_after)
             delay = redelivery_delay(delivery.num_delivered, outcome.retry_after)
             log.warning(f"claim not possible now ({outcome.detail}); redelivery in {delay:.1f}s", extra=fields)
             await delivery.nak("claim_unavailable", delay)
             return
         if status is ClaimStatus.MALFORMED:
-            self.metrics.pulls.labels(outcome="claimed").inc()
+            self.metrics.labelled(self.metrics.pulls, "claimed").inc()
             ident = salvage_identity(outcome.raw, self.worker_id)
             if ident is not None:
                 log.error(f"{outcome.detail}; reporting the command as failed", extra=fields)
@@ -215,7 +218,7 @@ class Dispatcher:
                 else:
                     await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
                 return
-        self.metrics.pulls.labels(outcome="failed").inc()
+        self.metrics.labelled(self.metrics.pulls, "failed").inc()
         if status is ClaimStatus.REJECTED:
             # A 4xx other than 404/409 is about our request or our credentials, not about the message:
             # terminating would destroy the queue over a worker misconfiguration. Back off and say so loudly.
@@ -248,13 +251,11 @@ class Dispatcher:
     async def _run(self, delivery: Delivery, key: int, server_url: str, command: ClaimedCommand) -> None:
         self.running[key] = delivery.stream_seq
         self.metrics.concurrent_dispatches.inc()
-        keepalive = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        keepalive = _KeepAlive(delivery, self.keepalive_interval)
         try:
             outcome = await self.executor.execute(command, server_url)
         finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+            keepalive.stop()
             self.running.pop(key, None)
             self.metrics.concurrent_dispatches.dec()
         if outcome.delivered:
@@ -264,7 +265,30 @@ class Dispatcher:
             # The outcome could not be delivered before the hold deadline; redeliver so it is not lost.
             await delivery.nak("outcome_undelivered", redelivery_delay(delivery.num_delivered))
 
-    async def _keep_alive(self, delivery: Delivery) -> None:
-        while True:
-            await asyncio.sleep(self.keepalive_interval)
-            await delivery.in_progress()
+
+class _KeepAlive:
+    """``in_progress`` every ``interval`` seconds while a command runs.
+
+    A timer on the loop, not a task: most commands finish long before the first tick, and a timer costs one
+    heap entry where a task costs a coroutine, a context, two loop iterations and a cancellation."""
+
+    __slots__ = ("_delivery", "_handle", "_interval", "_loop", "_sending")
+
+    def __init__(self, delivery: Delivery, interval: float) -> None:
+        self._delivery = delivery
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._sending: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        if self._sending is None or self._sending.done():
+            self._sending = self._loop.create_task(self._delivery.in_progress())
+        self._handle = self._loop.call_later(self._interval, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()

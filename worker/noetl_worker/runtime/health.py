@@ -2,8 +2,9 @@
 
 ``/healthz`` answers 200 whenever the event loop can serve it (a blocked loop cannot answer, which is the
 point). ``/readyz`` answers 200 only when the worker is connected to NATS, registered with the control
-plane, has a free slot and is not draining; otherwise 503 with the reasons, so a pod that cannot take work
-leaves the Service endpoints and dashboards say why.
+plane and not draining; otherwise 503 with the reasons, so dashboards say why. Busy slots never make it 503:
+work is pulled, not routed, so a saturated pod is doing its job (saturation is the ``noetl_worker_slots_*``
+gauges on ``/metrics``).
 """
 
 from __future__ import annotations

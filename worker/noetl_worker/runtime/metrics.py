@@ -6,6 +6,9 @@ mode can run several workers in one process without colliding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
@@ -20,12 +23,15 @@ _DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _EMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _PUT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
+_Metric = TypeVar("_Metric", Counter, Histogram, Gauge)
+
 
 class WorkerMetrics:
     """Every metric the worker exports. Attribute names follow the metric names without the prefix."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, str], Counter | Histogram | Gauge] = {}
         r = self.registry
         # --- the seed's inventory (rust-worker-reference §8) ---
         self.pulls = Counter(
@@ -73,6 +79,23 @@ class WorkerMetrics:
         self.dead_lettered = Counter(
             "noetl_worker_messages_dead_lettered", "Terminated messages copied to the dead-letter subject.", registry=r
         )
+        # --- saturation (not readiness: a busy worker is healthy; alerts and dashboards use these) ---
+        self.slots_busy = Gauge("noetl_worker_slots_busy", "Slots running a command now.", registry=r)
+        self.slots_total = Gauge("noetl_worker_slots_total", "Slots (WORKER_MAX_CONCURRENT).", registry=r)
+
+    def watch_slots(self, total: int, busy: Callable[[], int]) -> None:
+        """Report ``total`` slots and read ``busy()`` at every scrape (never stale, no bookkeeping per command)."""
+        self.slots_total.set(total)
+        self.slots_busy.set_function(busy)
+
+    def labelled(self, metric: _Metric, value: str) -> _Metric:
+        """``metric.labels(value)`` for a one-label metric, the child cached: ``labels()`` checks its
+        arguments and takes the metric's lock on every call, which the per-command path pays several times."""
+        key = (id(metric), value)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(value)
+        return child  # type: ignore[return-value]
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

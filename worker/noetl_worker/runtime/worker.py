@@ -119,8 +119,9 @@ class Worker:
             reasons.append("nats_disconnected")
         if not self.registration.registered:
             reasons.append("not_registered")
-        if self.dispatcher is None or self.dispatcher.capacity() == 0:
-            reasons.append("no_free_slot")
+        # Busy slots are not a reason: work is pulled, not routed, so a saturated pod is healthy and must
+        # stay Available (a pool at full load would otherwise go Ready=False and block rollouts and drains).
+        # Saturation is reported by the noetl_worker_slots_busy / noetl_worker_slots_total gauges instead.
         return reasons
 
     def stop(self) -> None:
@@ -185,6 +186,7 @@ class Worker:
             default_server_url=settings.server_url,
             keepalive_interval=max(1.0, min(topology.ack_wait / 3, 30.0)),
         )
+        self.metrics.watch_slots(settings.max_concurrent, self.dispatcher.busy)
         if not await self.registration.register(self.stopping):
             return 0
         loop = asyncio.get_running_loop()

@@ -103,9 +103,7 @@ def main() -> int:
         if isinstance(exc, SystemExit) and exc.code in (None, 0):
             result = namespace.get("result")
         else:
-            import traceback  # noqa: PLC0415
-
-            traceback.print_exc()
+            _print_user_traceback(exc, request["filename"])
             message = str(exc) or type(exc).__name__
             if isinstance(exc, SystemExit):
                 message = f"SystemExit: {exc.code}"
@@ -114,6 +112,16 @@ def main() -> int:
             return 1
     _report(marker, {"ok": True, "result": _jsonable(result)})
     return 0
+
+
+def _print_user_traceback(exc: BaseException, filename: str) -> None:
+    """The traceback of the step's own code: its frames and the error, never this runner's frames."""
+    import traceback  # noqa: PLC0415
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next  # skip the runner's frames (exec, _call_main) down to the first frame of the step
+    sys.stderr.write("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def _child(request: dict[str, Any], fds: list[int], closing: list[int]) -> None:

@@ -4,8 +4,9 @@ Connection: ``url`` (default ``nats://127.0.0.1:4222``) with ``user``/``password
 keychain secret), or ``auth: {type: nats, credential: <name>}`` where the secret ``<name>`` is JSON
 ``{url|nats_url|servers, user|username?, password?, token?}`` — what an ``auth: "<alias>"`` of credential
 type ``nats`` resolves to (:mod:`noetl_worker.tools.auth`), and how a ``NOETL_KEYCHAIN_ENV_VARS`` secret is
-named directly. One connection per call; ``timeout_seconds`` (default 10, capped by the deadline) per
-operation.
+named directly. One connection per call; ``timeout_seconds`` (default 10, capped by the deadline) bounds
+the connection (a refused or silent server fails the command within it, ``nats: cannot connect to
+<host:port>``) and then each operation.
 
 ``operation`` (required) and its keys:
 
@@ -49,10 +50,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
-import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from noetl_wire.natsconnect import NatsTarget, NatsUnreachableError, connect_once
 
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, render_config
@@ -425,10 +426,6 @@ def _connection(cfg: ConfigReader, context: ToolContext) -> dict[str, Any]:
     return options
 
 
-async def _quiet(*_: Any) -> None:
-    """nats-py logs connection trouble itself; the tool reports it once, as its own error."""
-
-
 class NatsTool:
     kind: ClassVar[str] = "nats"
 
@@ -445,14 +442,14 @@ class NatsTool:
             cfg.text(key)
         timeout = min(cfg.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS, minimum=0.001), context.remaining())
         options = _connection(cfg, context)
+        servers = options.pop("servers")
+        if not isinstance(servers, str | list):
+            servers = str(servers)
+        target = NatsTarget.parse(servers, "noetl-worker:nats-tool", connect_timeout=min(timeout, 5.0), **options)
         try:
-            nc = await nats.connect(
-                **options, connect_timeout=max(0.1, min(timeout, 5.0)), allow_reconnect=False,
-                max_reconnect_attempts=0, error_cb=_quiet, disconnected_cb=_quiet, closed_cb=_quiet,
-            )  # fmt: skip
-        except (nats.errors.Error, OSError, TimeoutError) as exc:
-            where = str(options["servers"]).rpartition("@")[2]  # never echo userinfo from the URL
-            raise ToolError(f"Execution failed: nats: cannot connect to {where}: {type(exc).__name__}: {exc}") from None
+            nc = await connect_once(target, within=timeout)
+        except NatsUnreachableError as exc:  # names host:port only, never userinfo from the URL
+            raise ToolError(f"Execution failed: {exc}") from None
         try:
             data = await operation(nc, cfg, timeout)
         except _NotFound as exc:

@@ -106,7 +106,7 @@ class Delivery:
 
     async def ack(self, reason: str) -> None:
         if await self._settle("ack", self.msg.ack):
-            self.metrics.acked.labels(reason=reason).inc()
+            self.metrics.labelled(self.metrics.acked, reason).inc()
 
     async def nak(self, reason: str, delay: float | None = None) -> None:
         if await self._settle("nak", lambda: self.msg.nak(delay=delay if delay and delay > 0 else None)):

@@ -1,10 +1,13 @@
 """Get-or-create the command stream and the durable pull consumer — and never quietly change someone else's.
 
-The stream is created (subjects ``[NATS_SUBJECT, NATS_SUBJECT.>]``) only when missing; an existing stream is
-used as is. The consumer is created only when missing (explicit ack, ``NATS_FILTER_SUBJECT``, our
-``ack_wait``/``max_deliver``). An existing consumer is reused; settings that differ from ours are logged as
-drift and changed only with ``NATS_RECONCILE_CONSUMER=true``. A consumer that cannot work at all (push
-delivery, or no explicit acks) is a start-up error, because acking would silently do nothing.
+Both shapes are the shared :mod:`noetl_wire.jetstream` definitions. The stream belongs to the control plane:
+when it is missing the worker creates it exactly as the NoETL server does (``[NATS_SUBJECT, NATS_SUBJECT.>]``,
+memory storage, one hour ``max_age``), never with unbounded retention; an existing stream is used as is. The
+consumer is created only when missing (explicit ack, ``deliver_policy=new``, ``NATS_FILTER_SUBJECT``,
+``NATS_ACK_WAIT``/``NATS_MAX_DELIVER``/``NATS_MAX_ACK_PENDING``). An existing consumer is reused; settings
+that differ from ours are logged as drift and changed only with ``NATS_RECONCILE_CONSUMER=true``. A consumer
+that cannot work at all (push delivery, or no explicit acks) is a start-up error, because acking would
+silently do nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import BadRequestError, NotFoundError
+from noetl_wire.jetstream import as_update_of, command_consumer_config, command_stream_config
 
 from noetl_worker.settings import WorkerSettings
 
-__all__ = ["ConsumerTopology", "TopologyError", "ensure_topology"]
+__all__ = ["ConsumerTopology", "TopologyError", "ensure_topology", "wanted_consumer"]
 
 log = logging.getLogger("noetl_worker.transport")
 
@@ -41,30 +45,33 @@ async def _ensure_stream(js: JetStreamContext, settings: WorkerSettings) -> None
         return
     except NotFoundError:
         pass
-    subjects = [settings.nats_subject, f"{settings.nats_subject}.>"]
+    config = command_stream_config(settings.nats_stream, settings.nats_subject)
     try:
-        await js.add_stream(StreamConfig(name=settings.nats_stream, subjects=subjects))
-        log.info(f"created stream {settings.nats_stream} with subjects {subjects}")
+        await js.add_stream(config)
+        log.info(
+            f"created stream {settings.nats_stream} as the NoETL server does (subjects {config.subjects}, "
+            f"memory storage, max_age {config.max_age:g}s)"
+        )
     except BadRequestError:
         # Another worker created it between our lookup and our create; use theirs.
         await js.stream_info(settings.nats_stream)
 
 
-def _wanted(settings: WorkerSettings) -> ConsumerConfig:
-    return ConsumerConfig(
+def wanted_consumer(settings: WorkerSettings) -> ConsumerConfig:
+    """The durable this worker creates when there is none: the shared definition with this worker's settings."""
+    return command_consumer_config(
         durable_name=settings.nats_consumer,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
         filter_subject=settings.filter_subject,
         ack_wait=settings.nats_ack_wait,
         max_deliver=settings.nats_max_deliver,
+        max_ack_pending=settings.nats_max_ack_pending,
     )
 
 
 async def ensure_topology(js: JetStreamContext, settings: WorkerSettings) -> ConsumerTopology:
     """Make sure the stream and the durable consumer exist; return what the pull loop needs to know."""
     await _ensure_stream(js, settings)
-    wanted = _wanted(settings)
+    wanted = wanted_consumer(settings)
     try:
         info = await js.consumer_info(settings.nats_stream, settings.nats_consumer)
     except NotFoundError:
@@ -84,14 +91,14 @@ async def ensure_topology(js: JetStreamContext, settings: WorkerSettings) -> Con
         raise TopologyError(f"{where} has ack_policy {config.ack_policy}; the worker needs explicit acks")
     drift = {
         key: (getattr(config, key), getattr(wanted, key))
-        for key in ("filter_subject", "ack_wait", "max_deliver")
+        for key in ("filter_subject", "ack_wait", "max_deliver", "max_ack_pending")
         if getattr(config, key) not in (getattr(wanted, key), None)
         and not (key == "filter_subject" and getattr(config, key) in ("", ">") and wanted.filter_subject is None)
     }
     if drift:
         shown = ", ".join(f"{k}={have!r} (ours {want!r})" for k, (have, want) in drift.items())
         if settings.nats_reconcile_consumer:
-            info = await js.add_consumer(settings.nats_stream, wanted)
+            info = await js.add_consumer(settings.nats_stream, as_update_of(wanted, config))
             config = info.config
             log.warning(f"{where} drifted ({shown}); reconciled because NATS_RECONCILE_CONSUMER=true")
         else:
