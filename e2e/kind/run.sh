@@ -50,12 +50,7 @@ die() {
   echo "run.sh: $*" >&2
   exit 2
 }
-images_present() {
-  local image
-  for image in "$WORKER_IMAGE" "$STANDIN_IMAGE" "$OPERATOR_IMAGE"; do
-    docker image inspect "$image" >/dev/null 2>&1 || return 1
-  done
-}
+our_images=("$WORKER_IMAGE" "$STANDIN_IMAGE" "$OPERATOR_IMAGE")
 
 # First line: what is reused and what is built.
 if [[ -x "$repo_root/scripts/docker-up" ]]; then
@@ -66,9 +61,7 @@ for tool in go uv; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not on PATH (see docs/testing.md, 'kind tier')"
 done
 plan="$("$repo_root/scripts/kind-node-image" --plan)"
-if images_present; then plan+="; images $WORKER_IMAGE, $OPERATOR_IMAGE, $STANDIN_IMAGE: rebuilt by make images (Docker's layer cache)"; else
-  plan+="; images $WORKER_IMAGE, $OPERATOR_IMAGE, $STANDIN_IMAGE: built by make images"; fi
-echo "$plan"
+echo "$plan; building ${our_images[*]} (scripts/build-images, reusing Docker's layer cache)"
 make -C "$repo_root" --no-print-directory -s bootstrap >&2
 
 timings=()
@@ -84,9 +77,11 @@ env_file="$("$repo_root/scripts/kind-node-image" | tail -n 1)"
 source "$env_file"
 phase_done "node image"
 
-step "build: $WORKER_IMAGE, $OPERATOR_IMAGE, $STANDIN_IMAGE (make images)"
-make -C "$repo_root" --no-print-directory images >&2
-images_present || die "make images did not produce $WORKER_IMAGE, $OPERATOR_IMAGE and $STANDIN_IMAGE"
+# Built under a tag of this run: the machine's one Docker daemon is shared, and another build moving the
+# `dev` tags meanwhile must not change what this run tests. They become `dev` inside the node only.
+run_tag="kind-$(date +%s)-$$"
+step "build: $WORKER_IMAGE, $OPERATOR_IMAGE, $STANDIN_IMAGE (make images, tagged $run_tag)"
+"$repo_root/scripts/build-images" --tag "$run_tag" >&2
 phase_done "our images"
 
 kubectl() { "$KUBECTL" "$@"; }
@@ -127,6 +122,9 @@ cleanup() {
     phase_done "teardown"
     rm -rf "$workdir"
   fi
+  for image in "${our_images[@]}"; do
+    docker image rm "${image%:*}:$run_tag" >/dev/null 2>&1 || true
+  done
   local IFS=,
   echo "run.sh: $([ "$status" -eq 0 ] && echo passed || echo FAILED); timings: ${timings[*]}" >&2
   exit "$status"
@@ -142,8 +140,14 @@ kind create cluster --name "$CLUSTER_NAME" --config "$here/cluster.yaml" --image
 phase_done "cluster up"
 
 step "images: kind load"
-for image in "$WORKER_IMAGE" "$STANDIN_IMAGE" "$OPERATOR_IMAGE" "$NATS_IMAGE" "$KEDA_OPERATOR_IMAGE" "$KEDA_ADAPTER_IMAGE"; do
+for image in "$NATS_IMAGE" "$KEDA_OPERATOR_IMAGE" "$KEDA_ADAPTER_IMAGE"; do
   kind load docker-image "$image" --name "$CLUSTER_NAME" >&2
+done
+for image in "${our_images[@]}"; do
+  kind load docker-image "${image%:*}:$run_tag" --name "$CLUSTER_NAME" >&2
+  docker exec "$CLUSTER_NAME-control-plane" ctr -n k8s.io images tag --force \
+    "docker.io/library/${image%:*}:$run_tag" "docker.io/library/$image" >/dev/null
+  docker image rm "${image%:*}:$run_tag" >/dev/null
 done
 phase_done "kind load"
 

@@ -110,7 +110,7 @@ def test_the_host_reaches_the_stand_in_through_the_kind_port_mapping() -> None:
     assert run_sh_value("CONTROL_PLANE_URL") == f"http://{mapping['listenAddress']}:{mapping['hostPort']}"
 
 
-def test_run_sh_builds_every_image_the_manifests_run() -> None:
+def test_run_sh_loads_every_image_the_manifests_run() -> None:
     built = {run_sh_value(name) for name in ("WORKER_IMAGE", "STANDIN_IMAGE", "OPERATOR_IMAGE")}
     (container,) = standin()["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert container["image"] in built
