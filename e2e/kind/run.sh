@@ -161,9 +161,9 @@ resources:
   - $(realpath --relative-to="$workdir/install" "$here/manifests")
   - $(realpath --relative-to="$workdir/install" "$KEDA_CONFIG")
 images:
-  - {name: nats-server, newName: ${NATS_IMAGE%:*}, newTag: ${NATS_IMAGE##*:}}
-  - {name: ghcr.io/kedacore/keda, newName: ${KEDA_OPERATOR_IMAGE%:*}, newTag: ${KEDA_OPERATOR_IMAGE##*:}}
-  - {name: ghcr.io/kedacore/keda-metrics-apiserver, newName: ${KEDA_ADAPTER_IMAGE%:*}, newTag: ${KEDA_ADAPTER_IMAGE##*:}}
+  - {name: nats-server, newName: "${NATS_IMAGE%:*}", newTag: "${NATS_IMAGE##*:}"}
+  - {name: ghcr.io/kedacore/keda, newName: "${KEDA_OPERATOR_IMAGE%:*}", newTag: "${KEDA_OPERATOR_IMAGE##*:}"}
+  - {name: ghcr.io/kedacore/keda-metrics-apiserver, newName: "${KEDA_ADAPTER_IMAGE%:*}", newTag: "${KEDA_ADAPTER_IMAGE##*:}"}
 patches:
   # KEDA's manifests say Always; its images exist only in the node (kind load).
   - target: {kind: Deployment, namespace: keda}
