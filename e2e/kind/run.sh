@@ -52,16 +52,14 @@ die() {
 }
 our_images=("$WORKER_IMAGE" "$STANDIN_IMAGE" "$OPERATOR_IMAGE")
 
-# First line: what is reused and what is built.
-if [[ -x "$repo_root/scripts/docker-up" ]]; then
-  "$repo_root/scripts/docker-up" >&2 || die "no Docker daemon (scripts/docker-up could not start one)"
-fi
-docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable"
+# First line: what is reused and what is built (the daemon is needed to know which images exist).
 for tool in go uv; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not on PATH (see docs/testing.md, 'kind tier')"
 done
+docker_line="$("$repo_root/scripts/docker-up" 2>&1)" || die "no Docker daemon: $docker_line"
 plan="$("$repo_root/scripts/kind-node-image" --plan)"
 echo "$plan; building ${our_images[*]} (scripts/build-images, reusing Docker's layer cache)"
+echo "$docker_line" >&2
 make -C "$repo_root" --no-print-directory -s bootstrap >&2
 
 timings=()
