@@ -58,7 +58,8 @@ for tool in go uv; do
 done
 docker_line="$("$repo_root/scripts/docker-up" 2>&1)" || die "no Docker daemon: $docker_line"
 plan="$("$repo_root/scripts/kind-node-image" --plan)"
-echo "$plan; building ${our_images[*]} (scripts/build-images, reusing Docker's layer cache)"
+ours="${our_images[*]} (scripts/build-images, reusing Docker's layer cache)"
+if [[ "$plan" == *"building nothing" ]]; then echo "${plan%nothing}$ours"; else echo "$plan, $ours"; fi
 echo "$docker_line" >&2
 make -C "$repo_root" --no-print-directory -s bootstrap >&2
 
