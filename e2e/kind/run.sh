@@ -18,8 +18,8 @@
 # prerequisite is missing.
 set -euo pipefail
 
-# The whole script is one block, read before it runs: editing it during a run is safe. The EXIT trap
-# (cleanup) ends it.
+# The whole script is one block, read before it runs, and it exits inside the block: editing it during a
+# run is safe (bash would otherwise go on reading the edited file after the block).
 {
 
 CLUSTER_NAME="${KIND_CLUSTER_NAME:-noetl-e2e}"
@@ -98,6 +98,7 @@ kubeconfig="$workdir/kubeconfig"
 export KUBECONFIG="$kubeconfig"
 
 # On failure, print what usually explains it before the cluster goes away.
+# shellcheck disable=SC2317 # run from the EXIT trap
 diagnose() {
   [ -s "$kubeconfig" ] || return 0
   echo "run.sh: failed; cluster state follows" >&2
@@ -110,6 +111,7 @@ diagnose() {
   kubectl get events --all-namespaces --sort-by=.lastTimestamp 2>/dev/null | tail -n 40 >&2 || true
 }
 
+# shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
   status=$?
   [ "$status" -eq 0 ] || diagnose
@@ -201,4 +203,5 @@ cd "$repo_root"
 NOETL_E2E_KUBECONFIG="$kubeconfig" NOETL_E2E_CONTROL_PLANE_URL="$CONTROL_PLANE_URL" \
   uv run pytest e2e/tests -m e2e -v -p no:cacheprovider
 phase_done "suite"
+exit 0
 }
