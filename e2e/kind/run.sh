@@ -180,7 +180,17 @@ for deployment in nats/nats noetl/noetl-standin keda/keda-operator keda/keda-met
   noetl-system/noetl-operator; do
   kubectl -n "${deployment%/*}" rollout status "deployment/${deployment#*/}" --timeout=300s >&2
 done
-kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=180s >&2
+# KEDA's operator writes the serving certificates its metrics API server mounts; when the operator
+# restarts during start-up it can rotate them after the adapter loaded the first ones, and the aggregator
+# then never sees the APIService Available (seen once in three runs here). One restart of the adapter
+# picks up the current certificates.
+if ! kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=120s >&2; then
+  kubectl get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.status.conditions}' >&2 || true
+  echo "run.sh: restarting keda-metrics-apiserver once to pick up KEDA's current certificates" >&2
+  kubectl -n keda rollout restart deployment/keda-metrics-apiserver >&2
+  kubectl -n keda rollout status deployment/keda-metrics-apiserver --timeout=180s >&2
+  kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=180s >&2
+fi
 for _ in $(seq 1 60); do
   curl -fsS "$CONTROL_PLANE_URL/api/health" >/dev/null 2>&1 && break
   sleep 2
