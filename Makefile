@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets argocd-assets rhai-oracle prometheus-assets fmt docs docker images test-images
+.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets argocd-assets rhai-oracle prometheus-assets fmt docs docker images test-images e2e-kind
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -72,3 +72,10 @@ pytest:
 	@if [ -x scripts/envtest-assets ]; then export KUBEBUILDER_ASSETS="$$(scripts/envtest-assets | tail -n 1)"; fi; \
 	export PROMETHEUS_ASSETS="$$(scripts/prometheus-assets | tail -n 1)"; \
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# The kind tier, on demand (not part of `make test`: its cold build takes longer than CI allows): builds
+# or reuses from ~/.cache/noetl-workerpool/kind a kind node image and every image from sources, creates a
+# one-node kind cluster, installs NATS, KEDA, the stand-in and the operator, runs e2e/tests against it
+# and deletes the cluster. The first line says what is reused and what is built. See docs/testing.md.
+e2e-kind:
+	@e2e/kind/run.sh

@@ -12,6 +12,7 @@ daemon answers and the images are built, else envtest). The tests never see the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
 from noetl_operator.builders.meta import LABEL_POOL
 from noetl_operator.spec import API_GROUP, API_VERSION
 
@@ -58,6 +61,21 @@ class Cluster(Protocol):
 
     def serves(self, group_version: str) -> bool:
         """Whether the API server serves ``group/version`` (e.g. ``keda.sh/v1alpha1``) right now."""
+
+    def runs_kubelets(self) -> bool:
+        """Whether a Ready Node (a kubelet) runs the pods, rather than a stand-in for one."""
+
+    def namespace_labels(self) -> dict[str, str]:
+        """The labels of the namespace under test (Pod Security admission reads them)."""
+
+    def admission_refusal(self, pod: Manifest) -> str | None:
+        """Create ``pod`` as a server-side dry run: the API server's refusal message, or None if admitted."""
+
+    def delete_pod(self, name: str) -> None:
+        """Delete a pod with its own grace period: the kubelet sends SIGTERM and waits that long."""
+
+    def exec(self, pod: str, argv: list[str]) -> tuple[int, str]:
+        """Run ``argv`` in the pod's only container; its exit status and its output (stdout and stderr)."""
 
 
 class KubeconfigCluster:
@@ -156,6 +174,64 @@ class KubeconfigCluster:
             if served.name == group:
                 return any(v.version == version for v in served.versions or [])
         return False
+
+    def runs_kubelets(self) -> bool:
+        for node in self._core.list_node().items:
+            conditions = (node.status.conditions if node.status is not None else None) or []
+            if any(c.type == "Ready" and c.status == "True" for c in conditions):
+                return True
+        return False
+
+    def namespace_labels(self) -> dict[str, str]:
+        metadata = self._core.read_namespace(self.namespace).metadata
+        labels: dict[str, str] = (metadata.labels if metadata is not None else None) or {}
+        return labels
+
+    def admission_refusal(self, pod: Manifest) -> str | None:
+        try:
+            # The client sends a plain dict body as it is; the annotations only name the model class.
+            self._core.create_namespaced_pod(self.namespace, pod, dry_run="All")  # type: ignore[arg-type]
+        except ApiException as error:
+            if error.status in (400, 403, 422):
+                message: str = json.loads(error.body or "{}").get("message") or str(error.reason)
+                return message
+            raise
+        return None
+
+    def delete_pod(self, name: str) -> None:
+        self._core.delete_namespaced_pod(name, self.namespace)
+
+    def exec(self, pod: str, argv: list[str]) -> tuple[int, str]:
+        # The exec subresource is a websocket; the kubernetes package's stream helper speaks it.
+        session = stream(
+            self._core.connect_get_namespaced_pod_exec,
+            pod,
+            self.namespace,
+            command=argv,
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+        )
+        output: list[str] = []
+        try:
+            while session.is_open():
+                session.update(timeout=5)
+                output.append(session.read_stdout())
+                output.append(session.read_stderr())
+            status = session.read_channel(ERROR_CHANNEL)
+        finally:
+            session.close()
+        # The error channel carries a metav1.Status: Success, or Failure with the exit code as a cause.
+        parsed = json.loads(status) if status else {}
+        if parsed.get("status") == "Success":
+            return 0, "".join(output)
+        causes = (parsed.get("details") or {}).get("causes") or []
+        codes = [int(cause["message"]) for cause in causes if cause.get("reason") == "ExitCode"]
+        if not codes:
+            raise RuntimeError(f"exec {argv} in {pod}: {parsed.get('message') or parsed}")
+        return codes[0], "".join(output)
 
 
 class BackendUnavailable(RuntimeError):

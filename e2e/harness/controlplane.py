@@ -11,8 +11,19 @@ from typing import Any, Protocol
 
 import httpx
 from noetl_standin.jobs import JobCommandSpec, JobSpec, JobStatus, JobView
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ControlPlane", "ControlPlaneError", "StandinControlPlane", "finished", "sleep_job"]
+__all__ = ["CommandClaim", "ControlPlane", "ControlPlaneError", "StandinControlPlane", "finished", "sleep_job"]
+
+
+class CommandClaim(BaseModel):
+    """One command as the control plane records it: its status and the worker that claimed it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = Field(description="PENDING | CLAIMED | RUNNING | COMPLETED | FAILED | CANCELLED")
+    worker_id: str | None = None
+    attempt: int = Field(description="1 for the first claim; each takeover by another worker adds one.")
 
 
 class ControlPlaneError(RuntimeError):
@@ -30,6 +41,9 @@ class ControlPlane(Protocol):
 
     def job(self, execution_id: int) -> JobView:
         """The job's progress: its status and each command's state."""
+
+    def claims(self, execution_id: int) -> dict[str, CommandClaim]:
+        """Who holds or finished each command of the job, by command name."""
 
 
 class StandinControlPlane:
@@ -59,6 +73,10 @@ class StandinControlPlane:
 
     def job(self, execution_id: int) -> JobView:
         return JobView.model_validate(self._request("GET", f"/_standin/jobs/{execution_id}"))
+
+    def claims(self, execution_id: int) -> dict[str, CommandClaim]:
+        listed = self._request("GET", "/_standin/commands", params={"execution_id": execution_id})
+        return {row["step_name"]: CommandClaim.model_validate(row) for row in listed["commands"]}
 
 
 def sleep_job(commands: int, seconds: float, prefix: str = "sleep") -> JobSpec:

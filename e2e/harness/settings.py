@@ -45,7 +45,7 @@ class E2ESettings(BaseSettings):
         description="NATS monitoring `host:port` for KEDA and the operator.",
     )
     nats_account: str = Field("$G", description="NATS account of the command stream (`$G` without accounts).")
-    worker_image_repository: str = Field("noetl-workerpool-worker", description="Worker image repository.")
+    worker_image_repository: str = Field("noetl-worker", description="Worker image repository.")
     worker_image_tag: str = Field("dev", description="Worker image tag.")
     worker_image_pull_policy: str = Field("Never", description="`Never` on kind (images are `kind load`ed).")
     timeout_seconds: float = Field(300.0, gt=0, description="Upper bound for any single wait in the suite.")

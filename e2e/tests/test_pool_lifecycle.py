@@ -141,7 +141,11 @@ def test_an_idle_pool_wakes_on_lag_and_sleeps_again(
         "activationLagThreshold": 0,
         "behavior": FAST_HPA,
     }
-    pool = make_pool(pool_manifest(name, settings, autoscaling=autoscaling, max_concurrent=2))
+    manifest = pool_manifest(name, settings, autoscaling=autoscaling, max_concurrent=2)
+    # A woken pod must be seen Ready before KEDA puts it back to sleep: with the default readiness probe
+    # (first after 5 s, then every 10 s) a real kubelet may report Ready only after a short job is done.
+    manifest["spec"]["probes"] = {"readiness": {"initialDelaySeconds": 0, "periodSeconds": 2, "timeoutSeconds": 1}}
+    pool = make_pool(manifest)
     deployment = pool["status"]["deploymentName"]
     pods = worker_selector(name)
     assert (condition(pool, "ScalerReady") or {}).get("status") == "True", "KEDA's ScaledObject is not Ready"
@@ -158,7 +162,8 @@ def test_an_idle_pool_wakes_on_lag_and_sleeps_again(
         describe=state,
     )
 
-    execution_id = control_plane.submit(sleep_job(commands=8, seconds=1, prefix="wake"))
+    # 8 x 3 s on two slots: the woken pod works for ~12 s, then idles through the 10 s cooldown.
+    execution_id = control_plane.submit(sleep_job(commands=8, seconds=3, prefix="wake"))
     wait_for(
         f"{deployment} to wake up with a Ready pod",
         lambda: replicas(cluster, deployment) >= 1 and any(ready(pod) for pod in cluster.pods(pods)),

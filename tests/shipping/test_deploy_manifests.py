@@ -154,10 +154,10 @@ def test_argo_cd_syncs_crd_and_rbac_before_the_operator(overlay: tuple[str, list
 
 def test_kind_runs_the_locally_loaded_image() -> None:
     spec = container(render(REPO_ROOT / "deploy" / "overlays" / "kind"))
-    assert spec["image"] == "noetl-workerpool-operator:dev"
+    assert spec["image"] == "noetl-operator:dev"
     assert spec["imagePullPolicy"] == "Never"
     run_script = (REPO_ROOT / "e2e" / "kind" / "run.sh").read_text()
-    assert "noetl-workerpool-operator:dev" in run_script, "e2e/kind/run.sh must build the image the overlay runs"
+    assert "noetl-operator:dev" in run_script, "e2e/kind/run.sh must build the image the overlay runs"
 
 
 def test_production_pins_a_released_image() -> None:

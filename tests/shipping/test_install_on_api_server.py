@@ -79,6 +79,7 @@ def test_shipped_pools_pass_the_real_schema_and_cel_rules(envtest: EnvtestCluste
     run_kubectl(envtest, *APPLY, "-k", "deploy/overlays/kind")
     run_kubectl(envtest, "wait", "--for=condition=Established", "crd/noetlworkerpools.noetl.io", "--timeout=60s")
     run_kubectl(envtest, *APPLY, "-k", "argocd/pools")
+    run_kubectl(envtest, *APPLY, "-f", "e2e/kind/manifests/nats.yaml")
     run_kubectl(envtest, *APPLY, "-f", "e2e/kind/manifests/standin.yaml")
     run_kubectl(envtest, *APPLY, "-f", "e2e/kind/manifests/demo-pool.yaml")
     pools = run_kubectl(envtest, "-n", "noetl", "get", "noetlworkerpools", "-o", "name").split()
@@ -89,10 +90,13 @@ def pod_templates() -> list[tuple[str, dict[str, Any]]]:
     """(origin, pod spec) of every pod we ship or the operator builds for the shipped pools."""
     sources: list[tuple[str, list[dict[str, Any]]]] = [
         ("deploy/overlays/kind", render(REPO_ROOT / "deploy" / "overlays" / "kind")),
-        (
-            "e2e/kind/manifests/standin.yaml",
-            list(yaml.safe_load_all((REPO_ROOT / "e2e/kind/manifests/standin.yaml").read_text())),
-        ),
+        *[
+            (
+                f"e2e/kind/manifests/{name}",
+                list(yaml.safe_load_all((REPO_ROOT / "e2e/kind/manifests" / name).read_text())),
+            )
+            for name in ("standin.yaml", "nats.yaml")
+        ],
     ]
     for pools in [
         *sorted((REPO_ROOT / "examples" / "pools").glob("*.yaml")),
