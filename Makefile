@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck importlint pytest envtest-assets argocd-assets rhai-oracle prometheus-assets fmt docs docker images test-images e2e-kind
+.PHONY: bootstrap dev test lint typecheck importlint pytest assets envtest-assets argocd-assets rhai-oracle prometheus-assets fmt docs docker images test-images e2e-kind
 
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
@@ -19,7 +19,13 @@ dev: bootstrap
 	$(UV) run noetl-worker dev
 
 # Every quality gate, then every test tier this machine can run (CI=true makes skipped tiers fail).
-test: bootstrap lint typecheck importlint envtest-assets argocd-assets rhai-oracle prometheus-assets test-images pytest
+test: bootstrap lint typecheck importlint assets pytest
+
+# The cached builds and the images do not depend on each other. On a cold machine their downloads,
+# debootstrap and compiles overlap (-j) instead of queueing; on a warm one each is a stamp check.
+# -Oline keeps each line whole; each script says what it reuses and what it builds.
+assets:
+	@$(MAKE) --no-print-directory -j 5 -Oline envtest-assets argocd-assets rhai-oracle prometheus-assets test-images
 
 lint:
 	$(UV) run ruff check .
