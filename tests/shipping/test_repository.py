@@ -1,19 +1,20 @@
 """The checkout is self-contained: nothing in it points at a particular machine or outside the repository.
 
 A fresh clone anywhere must pass its tests, so no tracked file may name a development machine's paths
-(``/work/...``, home folders), and every relative Markdown link must resolve to a file of the repository.
+(the work tree it was written in, home folders), and every relative Markdown link must resolve to a file
+of the repository.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.shipping.checkout import checkout_files
 from tests.shipping.dockerfiles import REPO_ROOT
 from tests.wire.capture import DEFAULT_CAPTURE_DIR
 
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.unit
 
 # Home folders and the development machine's work tree. `/root/.cache/uv` in a Dockerfile's cache mount and
 # `"$root"/root/...` in the base-image script are paths inside an image, not on a machine, and are allowed.
-MACHINE_PATH = re.compile(r"(?<![\w.])(?<!\$root\")(?:/work/|/home/\w|/Users/\w|/root/(?!\.cache/uv\b))")
+# The folder names are joined here rather than spelled as paths, so this checker names no machine's path itself.
+_MACHINE_FOLDERS = "|".join(("/" + "work/", "/" + r"home/\w", "/" + r"Users/\w", "/" + r"root/(?!\.cache/uv\b)"))
+MACHINE_PATH = re.compile(rf"(?<![\w.])(?<!\$root\")(?:{_MACHINE_FOLDERS})")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 # Upstream material the project reads but does not ship; tests and docs must use the in-repo copy.
 OUTSIDE_REFERENCE = re.compile(r"\.\./shared/|shared/spec/|shared/schemas/")
@@ -29,13 +32,7 @@ OUTSIDE_REFERENCE = re.compile(r"\.\./shared/|shared/spec/|shared/schemas/")
 
 @functools.cache
 def tracked_text_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        check=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
+    listed = checkout_files()
     files = []
     for name in listed:
         path = REPO_ROOT / name
@@ -83,13 +80,8 @@ def test_every_relative_markdown_link_resolves_inside_the_repository() -> None:
 
 def test_the_wire_capture_the_tests_read_is_part_of_the_repository() -> None:
     assert DEFAULT_CAPTURE_DIR.is_relative_to(REPO_ROOT)
-    tracked = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", str(DEFAULT_CAPTURE_DIR)],
-        check=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    capture = DEFAULT_CAPTURE_DIR.relative_to(REPO_ROOT).as_posix() + "/"
+    tracked = [name for name in checkout_files() if name.startswith(capture)]
     assert any(name.endswith("tiny/worker_http.jsonl") for name in tracked)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.shipping.checkout import checkout_files
 from tests.shipping.dockerfiles import REPO_ROOT
 
 pytestmark = pytest.mark.unit
@@ -23,13 +24,7 @@ SHEBANGS = ("#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env bash", "#!/usr/bin/env s
 
 def shell_scripts() -> list[Path]:
     """Tracked (or new, not ignored) files that are shell scripts by extension or shebang."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        check=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
+    listed = checkout_files()
     scripts = []
     for name in listed:
         path = REPO_ROOT / name
