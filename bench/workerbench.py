@@ -121,15 +121,23 @@ async def _wait_finished(services: Services, processes: list[SupervisedProcess],
         await asyncio.sleep(POLL_S)
 
 
-async def _wait_ready(services: Services, consumer: str, processes: list[SupervisedProcess]) -> None:
-    """Ready = every process has a pull parked on the consumer (protocol-level, so any implementation)."""
+async def _warm_up(services: Services, scenario: Scenario, run_id: str, processes: list[SupervisedProcess]) -> None:
+    """Ready = one canary command went the whole way (pull, claim, events) on this run's consumer.
+
+    Protocol-level, so it holds for any implementation: a worker that parks a long pull and one that polls
+    with short fetches (the Rust worker fetches every 100 ms, so a parked pull is rarely there to see) are
+    both ready once they have finished a command. The canary is not part of the measured commands.
+    """
+    before = await services.control_plane.finished()
+    canary = await services.control_plane.submit(scenario.kind, scenario.tool_config, 1, prefix=f"{run_id}_warmup_")
+    await services.stream.preload(run_id, canary)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while await services.stream.waiting_pulls(consumer) < len(processes):
+    while await services.control_plane.finished() <= before:
         for process in processes:
             process.check_alive()
         if time.monotonic() > deadline:
             tails = "; ".join(f"{p.name}: {p.log_tail(500)}" for p in processes)
-            raise BenchError(f"no pull request on {consumer} after {READY_TIMEOUT_S:.0f} s ({tails})")
+            raise BenchError(f"the warm-up command on {run_id} did not finish within {READY_TIMEOUT_S:.0f} s ({tails})")
         await asyncio.sleep(0.05)
 
 
@@ -147,12 +155,7 @@ async def run_one(
     run_id = f"r{run_index:03d}"
     consumer = await services.stream.new_consumer(run_id)
     cp = services.control_plane
-    pointers = await cp.submit(scenario.kind, scenario.tool_config, commands, prefix=f"{run_id}_")
-    finished_before = await cp.finished()
-    counters_before = api_requests(await cp.counters())
     published: dict[int, float] = {}
-    if scenario.mode == "preload":
-        published = await services.stream.preload(run_id, pointers)
     processes = [
         SupervisedProcess(
             f"{impl.label}[{run_id}.{k}]",
@@ -165,10 +168,19 @@ async def run_one(
     ]
     idle_rss: int | None = None
     try:
-        for process in processes:
-            process.start()
         if scenario.mode == "paced":
-            await _wait_ready(services, consumer, processes)
+            for process in processes:
+                process.start()
+            await _warm_up(services, scenario, run_id, processes)
+        # Counted from here: the canary's requests and event are not part of the measurement.
+        pointers = await cp.submit(scenario.kind, scenario.tool_config, commands, prefix=f"{run_id}_")
+        finished_before = await cp.finished()
+        counters_before = api_requests(await cp.counters())
+        if scenario.mode == "preload":
+            published = await services.stream.preload(run_id, pointers)
+            for process in processes:
+                process.start()
+        else:
             await asyncio.sleep(settings.idle_settle_s)
             readings = [p.monitor.sample() if p.monitor else None for p in processes]
             idle_rss = max((r.rss for r in readings if r is not None), default=0)

@@ -41,6 +41,9 @@ class ChaosReport:
     poison_published: int = 0
     poison_dead_lettered: int = 0
     real_commands_dead_lettered: int = 0
+    dead_letter_log: list[str] = field(default_factory=list)
+    """Every worker log line about poison or dead letters: when the dead-letter count is off, these say
+    whether a worker saw the message, terminated it, and whether its copy was stored."""
     consumer_settled: bool = False
     wall_seconds: float = 0.0
     drain_seconds: float = 0.0
@@ -110,5 +113,10 @@ class ChaosReport:
             f"time to drain after last fault  {self.drain_seconds:.1f}s",
         ]
         lines += [f"  double run outside window: {step}: {why}" for step, why in self.unexplained_double_runs.items()]
+        if self.poison_dead_lettered != self.poison_published or self.real_commands_dead_lettered:
+            lines += [
+                "worker log lines about poison and dead letters:",
+                *(f"  {line}" for line in self.dead_letter_log),
+            ]
         lines += [f"  crash: {c.worker_id} exit {c.returncode}\n{c.log_tail}" for c in self.crashes]
         return "\n".join(lines)

@@ -146,3 +146,9 @@ async def _count(
     dead = await dead_letter_sequences(nats_url, dlq_stream)
     report.poison_dead_lettered = len({seq for seq in dead if seq in poison_seqs})
     report.real_commands_dead_lettered = len({seq for seq in dead if seq not in poison_seqs})
+    report.dead_letter_log = [
+        f"{worker}: {line}"
+        for worker, text in pool.logs().items()
+        for line in text.splitlines()
+        if "poison" in line or "dead letter" in line or "terminating the message" in line
+    ]

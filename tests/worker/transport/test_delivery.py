@@ -1,4 +1,5 @@
-"""Message dispositions on a real nats-server: term with a dead-letter copy, and the counters."""
+"""Message dispositions on a real nats-server: term with a dead-letter copy, retry of an unconfirmed copy,
+and the counters."""
 
 from __future__ import annotations
 
@@ -7,28 +8,41 @@ import logging
 
 import pytest
 from nats.aio.client import Client as NATS
-from nats.js.api import StreamConfig
+from nats.js.api import DiscardPolicy, StreamConfig
 from noetl_worker.runtime.metrics import WorkerMetrics
 from noetl_worker.scrub import Scrubber
 from noetl_worker.settings import WorkerSettings
-from noetl_worker.transport.delivery import DeadLetters, Delivery
+from noetl_worker.transport.delivery import DEAD_LETTER_DELIVERIES, DeadLetters, Delivery
 from noetl_worker.transport.topology import ensure_topology
 
 pytestmark = pytest.mark.integration
 
 
-async def one_delivery(nc: NATS, settings: WorkerSettings, body: bytes) -> tuple[Delivery, WorkerMetrics]:
+async def one_delivery(
+    nc: NATS, settings: WorkerSettings, body: bytes | None, metrics: WorkerMetrics | None = None
+) -> tuple[Delivery, WorkerMetrics]:
+    """Publish ``body`` (``None``: publish nothing, take the next delivery) and fetch one delivery."""
     js = nc.jetstream()
     await ensure_topology(js, settings)
-    await js.publish(settings.nats_subject, body)
+    if body is not None:
+        await js.publish(settings.nats_subject, body)
     sub = await js.pull_subscribe_bind(settings.nats_consumer, settings.nats_stream)
-    (msg,) = await sub.fetch(1, timeout=5)
-    metrics = WorkerMetrics()
+    (msg,) = await sub.fetch(1, timeout=15)
+    await sub.unsubscribe()
+    metrics = metrics or WorkerMetrics()
     dead_letters = DeadLetters(
         nc, js, settings.dead_letter_subject, settings.nats_stream, settings.nats_consumer, "w-test",
         Scrubber(["hunter2-secret"]),
     )  # fmt: skip
     return Delivery(msg, metrics, dead_letters), metrics
+
+
+async def pending(nc: NATS, settings: WorkerSettings) -> tuple[int, int]:
+    """(undelivered, delivered but unsettled) once the server has read everything we sent (term is a
+    plain publish with no reply, so the flush's PONG is what says it arrived)."""
+    await nc.flush()
+    info = await nc.jetstream().consumer_info(settings.nats_stream, settings.nats_consumer)
+    return info.num_pending, info.num_ack_pending
 
 
 def counter(metrics: WorkerMetrics, name: str, **labels: str) -> float:
@@ -54,8 +68,7 @@ async def test_term_copies_the_message_with_its_reason_to_the_dead_letter_stream
     assert stored.headers["Noetl-Dead-Letter-Reason"].startswith("command pointer is missing")
     assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 1
     assert counter(metrics, "noetl_worker_messages_dead_lettered_total") == 1
-    info = await js.consumer_info(settings.nats_stream, settings.nats_consumer)
-    assert info.num_ack_pending == 0  # terminated: never redelivered
+    assert await pending(nc, settings) == (0, 0)  # terminated: never redelivered
 
 
 async def test_without_a_dead_letter_stream_the_record_is_logged(
@@ -66,6 +79,65 @@ async def test_without_a_dead_letter_stream_the_record_is_logged(
         await delivery.term("undecodable", dead_letter="not JSON")
     assert "dead letter not stored durably" in caplog.text
     assert '"data_encoding": "base64"' in caplog.text
+
+
+async def full_dead_letter_stream(nc: NATS, settings: WorkerSettings) -> str:
+    """A dead-letter stream that exists but refuses every write (full, discard new)."""
+    js = nc.jetstream()
+    dlq = f"DLQ_{settings.nats_stream}"
+    await js.add_stream(
+        StreamConfig(name=dlq, subjects=[settings.dead_letter_subject], max_msgs=1, discard=DiscardPolicy.NEW)
+    )
+    await js.publish(settings.dead_letter_subject, b"filler")
+    return dlq
+
+
+async def test_an_unconfirmed_dead_letter_keeps_the_message_until_a_later_delivery_stores_it(
+    nc: NATS, settings: WorkerSettings
+) -> None:
+    js = nc.jetstream()
+    dlq = await full_dead_letter_stream(nc, settings)
+    first, metrics = await one_delivery(nc, settings, b"not json")
+    await first.term("undecodable", dead_letter="not JSON")
+    assert counter(metrics, "noetl_worker_messages_naked_total", reason="dead_letter_unconfirmed") == 1
+    assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 0
+    assert counter(metrics, "noetl_worker_messages_dead_lettered_total") == 0
+
+    # The dead-letter stream recovers; the redelivered message is stored there and only then terminated.
+    await js.update_stream(StreamConfig(name=dlq, subjects=[settings.dead_letter_subject], max_msgs=-1))
+    second, _ = await one_delivery(nc, settings, None, metrics)
+    assert second.stream_seq == first.stream_seq
+    assert second.num_delivered == 2
+    await second.term("undecodable", dead_letter="not JSON")
+    record = json.loads((await js.get_last_msg(dlq, settings.dead_letter_subject)).data)
+    assert (record["stream_seq"], record["num_delivered"]) == (first.stream_seq, 2)
+    assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 1
+    assert counter(metrics, "noetl_worker_messages_dead_lettered_total") == 1
+    assert await pending(nc, settings) == (0, 0)
+
+
+async def test_a_dead_letter_never_confirmed_is_logged_and_terminated_on_the_last_try(
+    nc: NATS, settings: WorkerSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    await full_dead_letter_stream(nc, settings)
+    metrics = WorkerMetrics()
+    body: bytes | None = b"still not json"
+    for _ in range(DEAD_LETTER_DELIVERIES - 1):
+        delivery, _ = await one_delivery(nc, settings, body, metrics)
+        body = None
+        await delivery.term("undecodable", dead_letter="not JSON")
+    assert counter(metrics, "noetl_worker_messages_naked_total", reason="dead_letter_unconfirmed") == (
+        DEAD_LETTER_DELIVERIES - 1
+    )
+    last, _ = await one_delivery(nc, settings, None, metrics)
+    assert last.num_delivered == DEAD_LETTER_DELIVERIES
+    with caplog.at_level(logging.ERROR, logger="noetl_worker.transport"):
+        await last.term("undecodable", dead_letter="not JSON")
+    assert "dead letter not stored durably (ServiceUnavailableError" in caplog.text
+    assert "maximum messages exceeded" in caplog.text
+    assert '"data": "still not json"' in caplog.text
+    assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 1
+    assert await pending(nc, settings) == (0, 0)
 
 
 async def test_each_message_is_settled_once(nc: NATS, settings: WorkerSettings) -> None:

@@ -2,8 +2,13 @@
 
 Every disposition is counted in the metrics with a reason. Terminating a poison message also publishes a
 copy with the reason to the dead-letter subject (``noetl.deadletter.<consumer>`` by default) before the
-``term``; when no stream captures that subject the copy is still published on core NATS and the whole
-record is logged at ERROR, so a terminated command is never lost without a trace.
+``term``. When no stream captures that subject (the operator chose to have no dead-letter stream), the copy
+is still published on core NATS and the whole record is logged at ERROR. When a stream captures it but
+does not confirm the write (a timeout while a clustered stream elects its leader, a full stream), the
+message is not terminated: it is naked and the next delivery tries again, up to
+``DEAD_LETTER_DELIVERIES`` deliveries; only then does the ERROR record stand in for the stored copy. So a
+terminated command is never lost without a trace, and a passing outage of the dead-letter stream loses
+nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -25,9 +31,24 @@ from nats.js.errors import NoStreamResponseError
 from noetl_worker.runtime.metrics import WorkerMetrics
 from noetl_worker.scrub import Scrubber
 
-__all__ = ["DeadLetters", "Delivery"]
+__all__ = ["DEAD_LETTER_DELIVERIES", "DeadLetters", "Delivery", "Stored"]
 
 log = logging.getLogger("noetl_worker.transport")
+
+DEAD_LETTER_DELIVERIES = 3
+"""Deliveries of a poison message that try to store its dead-letter copy before the worker terminates it
+with only the logged record. Below the shared consumer's ``max_deliver`` (10), so JetStream never drops
+the message first; the nak delay between tries is ``DEAD_LETTER_RETRY_SECONDS`` times the delivery count."""
+
+DEAD_LETTER_RETRY_SECONDS = 2.0
+
+
+class Stored(Enum):
+    """What became of a dead-letter copy."""
+
+    DURABLE = "stored in the dead-letter stream"
+    NO_STREAM = "no stream captures the dead-letter subject"
+    UNCONFIRMED = "a stream captures the subject but did not confirm the write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +63,9 @@ class DeadLetters:
     worker_id: str
     scrubber: Scrubber
 
-    async def publish(self, msg: Msg, reason: str) -> None:
+    async def publish(self, msg: Msg, reason: str, *, last_try: bool = True) -> Stored:
+        """Store the copy in the dead-letter stream. Unless it was stored, and this is the last try or no
+        stream captures the subject, the copy goes out on core NATS and the record is logged at ERROR."""
         try:
             data: str = msg.data.decode()
             encoding = "utf-8"
@@ -64,15 +87,20 @@ class DeadLetters:
         body = json.dumps(record).encode()
         headers = {"Noetl-Dead-Letter-Reason": reason[:200].replace("\r", " ").replace("\n", " ")}
         try:
-            await self.js.publish(self.subject, body, headers=headers, timeout=2.0)
-            return
+            ack = await self.js.publish(self.subject, body, headers=headers, timeout=2.0)
+            log.warning(f"message seq {meta[0]} dead-lettered to {ack.stream} seq {ack.seq}: {reason}")
+            return Stored.DURABLE
         except NoStreamResponseError:
-            problem = "no stream captures the dead-letter subject"
+            outcome, problem = Stored.NO_STREAM, Stored.NO_STREAM.value
         except (NatsError, TimeoutError, OSError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+            outcome, problem = Stored.UNCONFIRMED, f"{type(exc).__name__}: {exc}"
+        if outcome is Stored.UNCONFIRMED and not last_try:
+            log.warning(f"dead letter for message seq {meta[0]} not stored ({problem}); a later delivery retries")
+            return outcome
         with contextlib.suppress(NatsError, OSError):
             await self.nc.publish(self.subject, body, headers=headers)
         log.error(f"dead letter not stored durably ({problem}): {json.dumps(record)}")
+        return outcome
 
 
 def _metadata(msg: Msg) -> tuple[int | None, int]:
@@ -117,7 +145,11 @@ class Delivery:
         if self._done:
             return
         if dead_letter is not None:
-            await self.dead_letters.publish(self.msg, dead_letter)
+            last_try = self.num_delivered >= DEAD_LETTER_DELIVERIES
+            stored = await self.dead_letters.publish(self.msg, dead_letter, last_try=last_try)
+            if stored is Stored.UNCONFIRMED and not last_try:
+                await self.nak("dead_letter_unconfirmed", DEAD_LETTER_RETRY_SECONDS * self.num_delivered)
+                return
             self.metrics.dead_lettered.inc()
         if await self._settle("term", self.msg.term):
             self.metrics.termed.labels(reason=reason).inc()
