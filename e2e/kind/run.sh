@@ -184,12 +184,27 @@ done
 # discovery check with 404 (FailedDiscoveryCheck), after a start-up in which its certificate Secret did
 # not exist yet and the KEDA operator restarted once. Root cause not confirmed; one restart of the
 # metrics API server is the workaround.
+# What the next occurrence needs to be root-caused: who answered the aggregator, and with what.
+keda_metrics_diagnostics() {
+  {
+    echo "run.sh: external-metrics APIService not Available; diagnostics follow"
+    kubectl get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.status.conditions}{"\n"}'
+    kubectl -n keda get pods,endpointslices -o wide
+    kubectl -n keda get events --sort-by=.lastTimestamp | tail -n 30
+    kubectl -n keda logs deployment/keda-metrics-apiserver --tail=60
+    kubectl -n keda logs deployment/keda-operator --tail=30
+    kubectl get --raw /apis/external.metrics.k8s.io/v1beta1
+  } >&2 2>&1 || true
+}
 if ! kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=120s >&2; then
-  kubectl get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.status.conditions}' >&2 || true
+  keda_metrics_diagnostics
   echo "run.sh: restarting keda-metrics-apiserver once to pick up KEDA's current certificates" >&2
   kubectl -n keda rollout restart deployment/keda-metrics-apiserver >&2
   kubectl -n keda rollout status deployment/keda-metrics-apiserver --timeout=180s >&2
-  kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=180s >&2
+  kubectl wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=180s >&2 || {
+    keda_metrics_diagnostics
+    exit 1
+  }
 fi
 for _ in $(seq 1 60); do
   curl -fsS "$CONTROL_PLANE_URL/api/health" >/dev/null 2>&1 && break
