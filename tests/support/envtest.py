@@ -34,9 +34,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
-import datetime
 import http.client
-import ipaddress
 import os
 import shutil
 import signal
@@ -54,10 +52,8 @@ from typing import IO
 
 import kubernetes.client
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.support.tls import CertPair, Pki, signing_keypair
 
 __all__ = [
     "DEFAULT_CONTROLLERS",
@@ -128,129 +124,6 @@ def find_assets(*, keda: bool = False) -> Path | None:
     if done.returncode != 0 or not lines:
         return None
     return Path(lines[-1])
-
-
-# --------------------------------------------------------------------------- PKI
-
-
-def _write(path: Path, data: bytes, *, private: bool = False) -> Path:
-    path.write_bytes(data)
-    if private:
-        path.chmod(0o600)
-    return path
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-@dataclass(frozen=True)
-class _CertPair:
-    cert: Path
-    key: Path
-
-
-class _Pki:
-    """A throw-away CA and the certificates signed by it.
-
-    ECDSA P-256 everywhere: key generation is instantaneous (RSA-2048 costs
-    ~100 ms per key on this class of machine) and every component accepts it,
-    including ES256-signed ServiceAccount tokens.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(mode=0o700)
-        self._ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "noetl-envtest-ca")])
-        now = datetime.datetime.now(datetime.UTC)
-        self._ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._ca_key.public_key()), critical=False)
-            .sign(self._ca_key, hashes.SHA256())
-        )
-        self.ca_cert = _write(folder / "ca.crt", self._ca_cert.public_bytes(serialization.Encoding.PEM))
-        # The ServiceAccount token signing pair: the API server signs with the
-        # private half and verifies with the public half; the controller
-        # manager's serviceaccount-token controller signs legacy token Secrets.
-        sa_key = ec.generate_private_key(ec.SECP256R1())
-        self.sa_key = _write(folder / "sa.key", _key_pem(sa_key), private=True)
-        self.sa_pub = _write(
-            folder / "sa.pub",
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
-        )
-
-    def issue(
-        self,
-        stem: str,
-        common_name: str,
-        *,
-        organizations: Sequence[str] = (),
-        dns_names: Sequence[str] = (),
-        ips: Sequence[str] = (),
-        server: bool = False,
-        client: bool = False,
-    ) -> _CertPair:
-        """Issue a leaf certificate; ``server``/``client`` select the extended key usages."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-        usages = []
-        if server:
-            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        if client:
-            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
-        now = datetime.datetime.now(datetime.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(self._ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            # RFC 5280 requires it in every certificate a CA issues, and Python 3.13's default TLS context
-            # (VERIFY_X509_STRICT; the images' interpreter) rejects a chain without it.
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()), critical=False
-            )
-        )
-        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(self._ca_key, hashes.SHA256())
-        return _CertPair(
-            cert=_write(self.folder / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
-            key=_write(self.folder / f"{stem}.key", _key_pem(key), private=True),
-        )
 
 
 # --------------------------------------------------------------------------- processes
@@ -450,8 +323,8 @@ class EnvtestCluster:
     ca_cert_path: Path
     service_account_issuer: str
     startup_seconds: float
-    _admin: _CertPair = field(repr=False)
-    _pki: _Pki = field(repr=False)
+    _admin: CertPair = field(repr=False)
+    _pki: Pki = field(repr=False)
     _supervisor: _Supervisor = field(repr=False)
 
     @property
@@ -536,7 +409,7 @@ class EnvtestCluster:
         )
 
 
-def _https_get(url: str, ca: Path, cert: _CertPair, timeout: float = 2.0) -> tuple[int, bytes]:
+def _https_get(url: str, ca: Path, cert: CertPair, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET with the admin client certificate; used for probes before any kubeconfig exists."""
     context = ssl.create_default_context(cafile=str(ca))
     context.load_cert_chain(str(cert.cert), str(cert.key))
@@ -592,7 +465,11 @@ def start_envtest(
     supervisor = _Supervisor()
     started = time.monotonic()
     try:
-        pki = _Pki(work_dir / "pki")
+        pki = Pki.create(work_dir / "pki", "noetl-envtest-ca")
+        # The ServiceAccount token signing pair: the API server signs with the private half and verifies
+        # with the public half; the controller manager's serviceaccount-token controller signs legacy
+        # token Secrets.
+        service_account = signing_keypair(work_dir / "pki", "sa")
         serving = pki.issue(
             "apiserver",
             "kube-apiserver",
@@ -641,8 +518,8 @@ def start_envtest(
                 f"--client-ca-file={pki.ca_cert}",
                 "--authorization-mode=RBAC",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-                f"--service-account-key-file={pki.sa_pub}",
-                f"--service-account-signing-key-file={pki.sa_key}",
+                f"--service-account-key-file={service_account.cert}",
+                f"--service-account-signing-key-file={service_account.key}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--allow-privileged=true",
                 # No node runs an endpoint for the in-cluster `kubernetes`
@@ -686,7 +563,7 @@ def start_envtest(
                     # No serving endpoint: nothing scrapes it, and it would need
                     # a port and delegated authentication for nothing.
                     "--secure-port=0",
-                    f"--service-account-private-key-file={pki.sa_key}",
+                    f"--service-account-private-key-file={service_account.key}",
                     f"--root-ca-file={pki.ca_cert}",
                     # Controllers act as the admin identity rather than one
                     # ServiceAccount each: those per-controller tokens would add

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertPair", "Pki"]
+__all__ = ["CertPair", "Pki", "signing_keypair"]
 
 _LOOPBACK_NAMES = ("localhost",)
 _LOOPBACK_IPS = ("127.0.0.1", "::1")
@@ -74,7 +74,7 @@ class Pki:
 
     @classmethod
     def create(cls, folder: Path, name: str = "noetl-test-ca") -> Pki:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
@@ -97,27 +97,35 @@ class Pki:
     def issue(
         self,
         stem: str,
+        common_name: str | None = None,
         *,
+        organizations: Sequence[str] = (),
         server: bool = False,
         client: bool = False,
         dns_names: Sequence[str] = _LOOPBACK_NAMES,
         ips: Sequence[str] = _LOOPBACK_IPS,
         expired: bool = False,
     ) -> CertPair:
-        """A leaf for ``stem`` valid for loopback; ``expired`` backdates it so validation must fail."""
+        """A leaf written as ``<stem>.crt``/``<stem>.key``, valid for loopback unless other names are given.
+
+        ``common_name`` (default ``stem``) and ``organizations`` are the subject: Kubernetes reads them as
+        the user and groups of a client certificate. ``expired`` backdates it so validation must fail.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         if expired:
             start, end = now - datetime.timedelta(days=3), now - datetime.timedelta(days=2)
         else:
             start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
+        subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
+        subject.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name or stem))
         usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
         usages += [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, stem)]))
+            .subject_name(x509.Name(subject))
             .issuer_name(self._ca.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -145,3 +153,17 @@ class Pki:
         context.load_cert_chain(str(pair.cert), str(pair.key))
         context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_NONE
         return context
+
+
+def signing_keypair(folder: Path, stem: str) -> CertPair:
+    """A bare P-256 key pair (no certificate): ``<stem>.key`` (private, 0600) and ``<stem>.pub``.
+
+    What the API server signs ServiceAccount tokens with and verifies them against. ``cert`` is the
+    public half here.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return CertPair(
+        cert=_write(folder / f"{stem}.pub", public),
+        key=_write(folder / f"{stem}.key", _key_pem(key), private=True),
+    )
