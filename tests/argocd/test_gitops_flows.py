@@ -19,17 +19,14 @@ import pytest
 
 from e2e.harness.pools import condition
 from tests.argocd.gitops import APP, GitOps, pool_health, running_gitops, synced_and_healthy
-from tests.support.envtest import find_assets
+from tests.support.envtest import require_assets
 
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def gitops(argocd_assets: Path) -> Iterator[GitOps]:
-    envtest_assets = find_assets(keda=False)
-    if envtest_assets is None:
-        pytest.fail("envtest assets not built: run `scripts/envtest-assets`", pytrace=False)
-    with running_gitops(envtest_assets, argocd_assets) as stack:
+    with running_gitops(require_assets(), argocd_assets) as stack:
         yield stack
 
 

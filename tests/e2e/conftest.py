@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import kubernetes.client
 import pytest
 
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+from tests.support.envtest import EnvtestCluster, require_assets, start_envtest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -22,13 +22,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 @pytest.fixture(scope="session")
 def pod_cluster() -> Iterator[EnvtestCluster]:
     """kube-apiserver + etcd + kube-controller-manager (Deployments, ReplicaSets, garbage collection)."""
-    assets = find_assets(keda=False)
-    if assets is None:
-        hint = "envtest assets not built: run `scripts/envtest-assets` (needs Go; see docs/testing.md)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {hint}", pytrace=False)
-        pytest.skip(hint)
-    with start_envtest(assets) as cluster:
+    with start_envtest(require_assets()) as cluster:
         yield cluster
 
 

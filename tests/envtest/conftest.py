@@ -20,7 +20,7 @@ from pathlib import Path
 import kubernetes.client
 import pytest
 
-from tests.support.envtest import EnvtestCluster, KedaOperator, find_assets, start_envtest, start_keda
+from tests.support.envtest import EnvtestCluster, KedaOperator, require_assets, start_envtest, start_keda
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _HERE = Path(__file__).parent
@@ -32,28 +32,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.envtest)
 
 
-def _assets_or_skip(*, keda: bool) -> Path:
-    assets = find_assets(keda=keda)
-    if assets is not None:
-        return assets
-    what = "envtest assets (incl. KEDA)" if keda else "envtest assets"
-    hint = f"{what} not built: run `scripts/envtest-assets` (needs Go; see docs/testing.md) or set KUBEBUILDER_ASSETS"
-    if IN_CI:
-        pytest.fail(f"CI=true and {hint}", pytrace=False)
-    pytest.skip(hint)
-
-
 @pytest.fixture(scope="session")
 def envtest() -> Iterator[EnvtestCluster]:
     """The session's control plane: etcd + kube-apiserver (RBAC) + kube-controller-manager."""
-    with start_envtest(_assets_or_skip(keda=False)) as cluster:
+    with start_envtest(require_assets(keda=False)) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="session")
 def keda(envtest: EnvtestCluster) -> Iterator[KedaOperator]:
     """KEDA against the session's control plane: CRDs, operator and metrics API server, like a real install."""
-    with start_keda(envtest, assets_dir=_assets_or_skip(keda=True), metrics_server=True) as operator:
+    with start_keda(envtest, assets_dir=require_assets(keda=True), metrics_server=True) as operator:
         yield operator
 
 

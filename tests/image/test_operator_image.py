@@ -21,15 +21,14 @@ from e2e.harness.pools import pool_manifest, ready_pool, unique_name, worker_sel
 from e2e.harness.settings import E2ESettings
 from e2e.harness.waiting import wait_for
 from tests.support.containers import docker
-from tests.support.envtest import find_assets
+from tests.support.envtest import require_assets
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
 def target(images: dict[str, str]) -> Iterator[Target]:
-    if find_assets(keda=False) is None:
-        pytest.skip("envtest assets not built: run `scripts/envtest-assets` (see docs/testing.md)")
+    require_assets()
     settings = E2ESettings(kubeconfig=None, timeout_seconds=180, poll_seconds=0.5)
     with local_target(settings, images=images) as started:
         yield started

@@ -19,7 +19,7 @@ import kubernetes.client
 import pytest
 
 from tests.support.containers import Container, container_launcher
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+from tests.support.envtest import EnvtestCluster, require_assets, start_envtest
 from tests.support.nats import NatsServer
 from tests.support.podrunner import PodRunner
 from tests.support.standin import StandinProcess, running_standin
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def cluster(images: dict[str, str]) -> Iterator[EnvtestCluster]:
-    assets = find_assets(keda=False)
-    if assets is None:
-        pytest.skip("envtest assets not built: run `scripts/envtest-assets` (see docs/testing.md)")
-    with start_envtest(assets) as started:
+    with start_envtest(require_assets()) as started:
         yield started
 
 

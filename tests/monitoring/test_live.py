@@ -38,8 +38,8 @@ from noetl_standin.admin import StandinAdmin
 from e2e.harness.operatorproc import running_operator
 from monitoring.definitions import ALERTS, PANELS
 from monitoring.generate import rule_groups
-from tests.monitoring.conftest import IN_CI, REPO_ROOT
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+from tests.monitoring.conftest import REPO_ROOT
+from tests.support.envtest import EnvtestCluster, require_assets, start_envtest
 from tests.support.nats import NatsServer
 from tests.support.prometheus import PrometheusServer, ScrapeTarget, running_prometheus
 from tests.support.standin import running_standin
@@ -58,16 +58,6 @@ class Stack:
     worker: WorkerProcess
     started: float
     load_error: list[BaseException]
-
-
-def _envtest_assets() -> Path:
-    assets = find_assets(keda=False)
-    if assets is not None:
-        return assets
-    hint = "envtest assets not built: run `scripts/envtest-assets` (needs Go; see docs/testing.md)"
-    if IN_CI:
-        pytest.fail(f"CI=true and {hint}", pytrace=False)
-    pytest.skip(hint)
 
 
 def _pool(name: str, nats_url: str, stream: str, subject: str, durable: str, **spec: Any) -> dict[str, Any]:
@@ -187,7 +177,7 @@ def _load(
 def stack(
     prometheus_assets: Path, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    envtest_assets = _envtest_assets()
+    envtest_assets = require_assets()
     logs = tmp_path_factory.mktemp("monitoring")
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"MON_{tag}", f"mon{tag}.commands"

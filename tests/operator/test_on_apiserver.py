@@ -41,7 +41,7 @@ from noetl_operator.spec import parse_pool
 from tests.operator.conftest import EXAMPLE_FILES, example_pool, example_secrets, nats_connect
 from tests.operator.crdcheck import ROOT
 from tests.operator.test_crdgen import BROKEN, _broken
-from tests.support.envtest import EnvtestCluster, find_assets, install_keda_crds, start_envtest, start_keda
+from tests.support.envtest import EnvtestCluster, install_keda_crds, require_assets, start_envtest, start_keda
 from tests.support.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.envtest
@@ -50,20 +50,9 @@ GROUP, VERSION, PLURAL = "noetl.io", "v1alpha1", "noetlworkerpools"
 _counter = itertools.count()
 
 
-def _assets() -> Path:
-    """The envtest binaries (with KEDA); skip on a developer machine without them, fail in CI."""
-    assets = find_assets(keda=True)
-    if assets is None:
-        hint = "envtest assets not built: run scripts/envtest-assets"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(hint, pytrace=False)
-        pytest.skip(hint)
-    return assets
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[EnvtestCluster]:
-    with start_envtest(_assets()) as running:
+    with start_envtest(require_assets(keda=True)) as running:
         _install_crds(running)
         install_keda_crds(running)
         yield running
@@ -372,7 +361,7 @@ async def test_a_pool_turns_ready_when_its_deployment_does_not_at_the_next_resyn
 
 
 def test_standalone_run_needs_no_peering_crds() -> None:
-    with start_envtest(_assets(), controller_manager=False) as bare:
+    with start_envtest(require_assets(keda=True), controller_manager=False) as bare:
         with bare.api_client() as api:
             crd = yaml.safe_load((ROOT / CRD_PATH).read_text(encoding="utf-8"))
             kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)

@@ -19,7 +19,7 @@ from noetl_operator.builders.meta import LABEL_POOL
 from e2e.harness.cluster import Cluster, connect
 from e2e.harness.pools import pool_manifest, worker_selector
 from e2e.harness.settings import E2ESettings
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+from tests.support.envtest import EnvtestCluster, require_assets, start_envtest
 
 pytestmark = pytest.mark.envtest
 
@@ -55,13 +55,7 @@ def harness_crd() -> kubernetes.client.V1CustomResourceDefinition:
 
 @pytest.fixture(scope="module")
 def envtest() -> Iterator[EnvtestCluster]:
-    assets = find_assets()
-    if assets is None:
-        hint = "envtest assets not built: run scripts/envtest-assets (see docs/testing.md)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {hint}")
-        pytest.skip(hint)
-    with start_envtest(assets) as cluster:
+    with start_envtest(require_assets()) as cluster:
         with cluster.api_client() as api:
             kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(harness_crd())
             wait_established(api, "noetlworkerpools.noetl.io")

@@ -22,7 +22,7 @@ import yaml
 
 from tests.shipping.dockerfiles import REPO_ROOT
 from tests.shipping.manifests import OVERLAYS, REQUIRED_INPUTS, kubectl, render, venv_tool
-from tests.support.envtest import EnvtestCluster, find_assets, start_envtest
+from tests.support.envtest import EnvtestCluster, require_assets, start_envtest
 
 pytestmark = pytest.mark.envtest
 
@@ -33,13 +33,7 @@ APPLY = ("apply", "--server-side", "--field-manager=noetl-install")
 
 @pytest.fixture(scope="module")
 def envtest() -> Iterator[EnvtestCluster]:
-    assets = find_assets()
-    if assets is None:
-        hint = "envtest assets not built: run scripts/envtest-assets (see docs/testing.md)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {hint}")
-        pytest.skip(hint)
-    with start_envtest(assets) as cluster:
+    with start_envtest(require_assets()) as cluster:
         yield cluster
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import IO
 
 import kubernetes.client
+import pytest
 import yaml
 
 from tests.support.tls import CertPair, Pki, signing_keypair
@@ -64,6 +65,7 @@ __all__ = [
     "client_for_kubeconfig",
     "find_assets",
     "install_keda_crds",
+    "require_assets",
     "start_envtest",
     "start_keda",
 ]
@@ -124,6 +126,19 @@ def find_assets(*, keda: bool = False) -> Path | None:
     if done.returncode != 0 or not lines:
         return None
     return Path(lines[-1])
+
+
+def require_assets(*, keda: bool = False) -> Path:
+    """The envtest binaries for a test that needs them: on a developer machine without them the test
+    skips with a one-line hint; in CI (``CI=true``) it fails, since a skipped tier there proves nothing."""
+    assets = find_assets(keda=keda)
+    if assets is not None:
+        return assets
+    what = "envtest assets (incl. KEDA)" if keda else "envtest assets"
+    hint = f"{what} not built: run `scripts/envtest-assets` (needs Go; see docs/testing.md) or set KUBEBUILDER_ASSETS"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {hint}", pytrace=False)
+    pytest.skip(hint)
 
 
 # --------------------------------------------------------------------------- processes
