@@ -43,6 +43,8 @@ import httptools
 import orjson
 import uvloop
 
+from bench.listen import add_address_arguments, announce, bind
+
 __all__ = ["FastPlane", "main"]
 
 _REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 404: b"Not Found", 409: b"Conflict"}
@@ -313,23 +315,13 @@ async def serve(sock: socket.socket, announce: Callable[[], None]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fastplane", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = any free port (printed on stdout)")
+    add_address_arguments(parser)
     args = parser.parse_args(argv)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as error:
-        print(f"bench.fastplane: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
+    sock = bind("bench.fastplane", args.host, args.port)
+    if sock is None:
         return 2
-    sock.listen(1024)
-
-    def announce() -> None:
-        print(f"listening on {sock.getsockname()[1]}", flush=True)
-
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(sock, announce))
+        uvloop.run(serve(sock, lambda: announce(sock)))
     return 0
 
 

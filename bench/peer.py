@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import string
 import sys
 from collections.abc import Sequence
@@ -24,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from bench.listen import add_address_arguments, announce, bind
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_SLEEP_MS", "build_app", "main"]
 
@@ -68,19 +69,14 @@ def build_app(seed: int) -> Starlette:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = any free port (printed on stdout)")
+    add_address_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the blob contents")
     args = parser.parse_args(argv)
     # Bind first so the chosen port can be announced before uvicorn starts serving on the same socket.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as error:
-        print(f"bench.peer: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
+    sock = bind("bench.peer", args.host, args.port)
+    if sock is None:
         return 2
-    print(f"listening on {sock.getsockname()[1]}", flush=True)
+    announce(sock)
     config = uvicorn.Config(build_app(args.seed), log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return 0

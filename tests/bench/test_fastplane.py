@@ -3,8 +3,6 @@ against it (the claim decodes into the wire model, event batches are accepted an
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,22 +14,15 @@ from noetl_wire.events import BatchEvent
 from noetl_worker.control_plane.client import ClaimStatus, ControlPlaneClient
 from noetl_worker.runtime.metrics import WorkerMetrics
 
+from tests.bench.servers import serving
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def plane_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.fastplane", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("listening on "), line
-        yield f"http://127.0.0.1:{int(line.split()[-1])}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serving("bench.fastplane") as url:
+        yield url
 
 
 def submit(url: str, count: int, kind: str = "noop", tool_config: dict[str, Any] | None = None) -> list[list[Any]]:

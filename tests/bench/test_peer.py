@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from tests.bench.servers import serving
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def peer_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.peer", "--port", "0", "--seed", "7"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("listening on "), line
-        yield f"http://127.0.0.1:{int(line.split()[-1])}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serving("bench.peer", "--seed", "7") as url:
+        yield url
 
 
 def test_sleep_answers_after_the_requested_wait(peer_url: str) -> None:
