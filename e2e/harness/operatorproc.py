@@ -7,7 +7,6 @@ operator must keep reconciling (and finalizing) meanwhile, on an event loop nobo
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -24,19 +23,9 @@ from pathlib import Path
 from noetl_standin.natsserver import free_port
 
 from tests.support.containers import Container, portable_kubeconfig, run_argv
+from tests.support.processes import die_with_parent
 
 __all__ = ["OperatorProcess", "OperatorStartError", "running_operator"]
-
-
-_PR_SET_PDEATHSIG = 1
-# Resolved before any fork: between fork and exec only async-signal-safe work is allowed.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: the kernel SIGKILLs the operator if the test process dies without stopping it."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class OperatorStartError(RuntimeError):
@@ -124,7 +113,7 @@ def running_operator(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if main else None,  # noqa: PLW1509 - deliberate, see _die_with_parent
+            preexec_fn=die_with_parent if main else None,  # noqa: PLW1509 - deliberate, see die_with_parent
         )
     operator = OperatorProcess(
         process=process, log_path=log_path, liveness_url=liveness, metrics_url=f"http://{metrics_bind}/metrics"

@@ -37,8 +37,9 @@ import kubernetes.client
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.envtest import EnvtestCluster, _Process, _spawn
+from tests.support.envtest import EnvtestCluster
 from tests.support.nats import free_port
+from tests.support.processes import Process, spawn
 
 __all__ = [
     "ARGOCD_NAMESPACE",
@@ -111,7 +112,7 @@ class GitServer:
 
     base: Path
     port: int
-    process: _Process
+    process: Process
 
     def url(self, name: str) -> str:
         return f"git://127.0.0.1:{self.port}/{name}"
@@ -161,7 +162,7 @@ class GitOpsRepo:
 def serving_git(folder: Path, logs: Path) -> Iterator[GitServer]:
     """Serve ``folder``'s bare repositories read-only with ``git daemon`` on a random loopback port."""
     port = free_port()
-    process = _spawn(
+    process = spawn(
         "git-daemon",
         [
             "git",
@@ -185,7 +186,7 @@ def serving_git(folder: Path, logs: Path) -> Iterator[GitServer]:
 # --------------------------------------------------------------------------- Argo CD
 
 
-def _wait_for_port(what: str, port: int, processes: Sequence[_Process], timeout: float = 60.0) -> None:
+def _wait_for_port(what: str, port: int, processes: Sequence[Process], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         for proc in processes:
@@ -204,7 +205,7 @@ class ArgoCD:
     """Running Argo CD controllers and the API objects to drive them."""
 
     custom: kubernetes.client.CustomObjectsApi
-    processes: list[_Process]
+    processes: list[Process]
     logs: Path
 
     def alive(self) -> bool:
@@ -310,10 +311,10 @@ def start_argocd(cluster: EnvtestCluster, assets: Path, logs: Path, *, resync_se
         # repo-server's git credential socket defaults to a fixed /tmp path; two test runs must not share it.
         "ARGOCD_ASK_PASS_SOCK": str(work / "askpass.sock"),
     }
-    processes: list[_Process] = []
+    processes: list[Process] = []
     try:
         redis_port = free_port()
-        redis = _spawn(
+        redis = spawn(
             "redis",
             ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
             logs,
@@ -325,7 +326,7 @@ def start_argocd(cluster: EnvtestCluster, assets: Path, logs: Path, *, resync_se
 
         repo_port = free_port()
         processes.append(
-            _spawn(
+            spawn(
                 "argocd-repo-server",
                 [
                     assets / "argocd-repo-server",
@@ -344,7 +345,7 @@ def start_argocd(cluster: EnvtestCluster, assets: Path, logs: Path, *, resync_se
         _wait_for_port("argocd-repo-server", repo_port, processes)
 
         processes.append(
-            _spawn(
+            spawn(
                 "argocd-application-controller",
                 [
                     assets / "argocd-application-controller",

@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import http.client
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -48,12 +46,12 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import kubernetes.client
 import pytest
 import yaml
 
+from tests.support.processes import Process, free_port, spawn
 from tests.support.tls import CertPair, Pki, signing_keypair
 
 __all__ = [
@@ -144,99 +142,18 @@ def require_assets(*, keda: bool = False) -> Path:
 # --------------------------------------------------------------------------- processes
 
 
-def _free_port() -> int:
-    """Ask the kernel for an unused loopback port.
-
-    There is a window between closing the probe socket and the server binding
-    it; on a test machine that race is rare and shows up as a clear start-up
-    error with the component's log, not as a flaky assertion.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-_PR_SET_PDEATHSIG = 1
-# Resolved once in the parent: between fork and exec only async-signal-safe
-# work is safe, and dlopen/dlsym take locks another thread may have held.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: have the kernel SIGKILL the child if the test process dies.
-
-    Without it a crashed or ``kill -9``-ed pytest leaves an API server and
-    etcd running, which on a 2-core CI machine slows every later job down.
-    """
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-@dataclass
-class _Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    _log: IO[bytes] = field(repr=False)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the whole process group, SIGKILL it after ``grace`` seconds."""
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            if not self.alive():
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(wait)
-        # Reap stragglers of the group even if the leader already exited.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        self._log.close()
-
-
-def _spawn(name: str, argv: Sequence[str | Path], logs: Path, env: Mapping[str, str] | None = None) -> _Process:
-    log_path = logs / f"{name}.log"
-    log = log_path.open("ab")
-    # PDEATHSIG fires when the *thread* that forked exits, so only arm it from
-    # the main thread; a fixture started from a worker thread must not have
-    # its API server killed when that thread finishes.
-    preexec = _die_with_parent if threading.current_thread() is threading.main_thread() else None
-    popen = subprocess.Popen(
-        [str(a) for a in argv],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own process group, so teardown can kill the group
-        preexec_fn=preexec,  # noqa: PLW1509 - deliberate, see _die_with_parent
-        env=dict(env) if env is not None else None,
-    )
-    return _Process(name=name, popen=popen, log_path=log_path, _log=log)
-
-
 class _Supervisor:
     """Owns the processes of one control plane; stops them in reverse start order."""
 
     def __init__(self) -> None:
-        self.processes: list[_Process] = []
+        self.processes: list[Process] = []
 
-    def spawn(
-        self, name: str, argv: Sequence[str | Path], logs: Path, env: Mapping[str, str] | None = None
-    ) -> _Process:
-        proc = _spawn(name, argv, logs, env)
+    def spawn(self, name: str, argv: Sequence[str | Path], logs: Path, env: Mapping[str, str] | None = None) -> Process:
+        proc = spawn(name, argv, logs, env)
         self.processes.append(proc)
         return proc
 
-    def remove(self, proc: _Process) -> None:
+    def remove(self, proc: Process) -> None:
         proc.stop()
         self.processes.remove(proc)
 
@@ -497,7 +414,7 @@ def start_envtest(
         # (KEDA's metrics server) trust the user headers only from this name.
         front_proxy = pki.issue("front-proxy-client", "front-proxy-client", client=True)
 
-        etcd_port, etcd_peer_port, api_port = _free_port(), _free_port(), _free_port()
+        etcd_port, etcd_peer_port, api_port = free_port(), free_port(), free_port()
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         etcd_peer_url = f"http://127.0.0.1:{etcd_peer_port}"
         supervisor.spawn(
@@ -648,8 +565,8 @@ class KedaOperator:
     health_url: str
     crd_names: tuple[str, ...]
     metrics_server_log_path: Path | None
-    _process: _Process = field(repr=False)
-    _adapter: _Process | None = field(repr=False)
+    _process: Process = field(repr=False)
+    _adapter: Process | None = field(repr=False)
 
     def alive(self) -> bool:
         """Whether the operator (and the metrics server, if started) are still running."""
@@ -833,7 +750,7 @@ def start_keda(
     shutil.copy(cluster.ca_cert_path, cert_dir / "ca.crt")
 
     kubeconfig = kubeconfig_path or cluster.kubeconfig_path
-    health_port, metrics_port, grpc_port = _free_port(), _free_port(), _free_port()
+    health_port, metrics_port, grpc_port = free_port(), free_port(), free_port()
     env = dict(os.environ)
     env.update(
         {
@@ -867,7 +784,7 @@ def start_keda(
         cluster.logs_dir,
         env,
     )
-    adapter: _Process | None = None
+    adapter: Process | None = None
     health_url = f"http://127.0.0.1:{health_port}"
 
     def operator_ready() -> bool:
@@ -881,7 +798,7 @@ def start_keda(
     try:
         _wait_until("keda-operator /readyz", operator_ready, startup_timeout, supervisor)
         if adapter_bin is not None:
-            adapter_port, adapter_metrics_port = _free_port(), _free_port()
+            adapter_port, adapter_metrics_port = free_port(), free_port()
             adapter = supervisor.spawn(
                 "keda-adapter",
                 [

@@ -30,7 +30,6 @@ reported as an error in its status rather than half-run.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime
 import os
 import re
@@ -51,6 +50,7 @@ import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.nats import free_port
+from tests.support.processes import die_with_parent
 
 __all__ = [
     "ContainerStart",
@@ -68,21 +68,8 @@ NODE_NAME = "noetl-podrunner"
 POD_IP = "127.0.0.1"
 # Environment a container would get from its image; everything else comes from the Pod spec.
 _HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
-_PR_SET_PDEATHSIG = 1
-# Resolved before any fork: between fork and exec only async-signal-safe work is allowed.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD_SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
-
-
-def _die_with_runner() -> None:
-    """``preexec_fn``: the kernel SIGKILLs the process when the runner's thread ends.
-
-    The runner stops its processes itself (gracefully) before its thread ends; this covers the case
-    where it never gets to: a pytest killed with SIGKILL must not leave workers behind.
-    """
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EnvResolutionError(ValueError):
@@ -559,7 +546,9 @@ class PodRunner:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: signals reach whatever it spawns too
-                preexec_fn=_die_with_runner,  # noqa: PLW1509 - deliberate, see _die_with_runner
+                # The runner stops its processes itself (gracefully) before its thread ends; this covers the case where
+                # it never gets to: a pytest killed with SIGKILL must not leave workers behind.
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - deliberate
             )
         except (OSError, ValueError) as error:
             # The kubelet's StartError: reported on the Pod, retried with back-off like a crash.

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from noetl_standin.natsserver import free_port
 
-from tests.support.envtest import _Process, _spawn
+from tests.support.processes import Process, spawn
 
 __all__ = ["PrometheusServer", "ScrapeTarget", "running_prometheus"]
 
@@ -40,7 +40,7 @@ class ScrapeTarget:
 @dataclass(frozen=True)
 class PrometheusServer:
     url: str
-    process: _Process
+    process: Process
 
     def _get(self, path: str, params: Mapping[str, str]) -> Any:
         query = urllib.parse.urlencode(params)
@@ -121,7 +121,7 @@ def running_prometheus(
         config_file = folder / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(_config(targets, interval, rule_file)), encoding="utf-8")
         port = free_port()
-        process = _spawn(
+        process = spawn(
             "prometheus",
             [
                 binary,
