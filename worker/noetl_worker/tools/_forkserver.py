@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from noetl_worker.tools._process import (
     DEFAULT_MAX_OUTPUT_BYTES,
@@ -152,7 +153,7 @@ class ForkServer:
         loop = asyncio.get_running_loop()
         try:
             while message := await loop.sock_recv(sock, 1 << 16):
-                reply = json.loads(message)
+                reply = orjson.loads(message)
                 if "id" in reply:
                     pid: int = reply["pid"]
                     exited: asyncio.Future[int] = loop.create_future()
@@ -221,7 +222,7 @@ class ForkServer:
         forked: asyncio.Future[tuple[int, asyncio.Future[int]]] = loop.create_future()
         self._forked[request_id] = forked
         try:
-            header = json.dumps({"id": request_id, "env": dict(env), "cwd": cwd}).encode()
+            header = orjson.dumps({"id": request_id, "env": dict(env), "cwd": cwd})
             await _send_request(sock, header, [stdin_r, stdout_w, stderr_w])
         except BaseException as exc:  # cancelled, or the server is gone: nothing was handed over
             self._forked.pop(request_id, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -46,10 +47,18 @@ class ProcessOutcome:
     duration_ms: int
 
 
+@functools.cache
+def _inherited() -> dict[str, str]:
+    # Read once: each os.environ lookup encodes and decodes, about 30 µs a command for these six names,
+    # and the worker's own environment does not change while it runs.
+    env = {name: value for name in _INHERITED if (value := os.environ.get(name))}
+    env.setdefault("PATH", _DEFAULT_PATH)
+    return env
+
+
 def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The clean environment of a tool process: a few inherited variables plus the step's declared ``env``."""
-    env = {name: os.environ[name] for name in _INHERITED if os.environ.get(name)}
-    env.setdefault("PATH", _DEFAULT_PATH)
+    env = dict(_inherited())
     if extra:
         env.update(extra)
     return env
