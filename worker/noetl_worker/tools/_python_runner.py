@@ -177,7 +177,7 @@ def serve(control_fd: int) -> int:
     import signal  # noqa: PLC0415
     import socket  # noqa: PLC0415
 
-    global _devnull
+    global _devnull  # noqa: PLW0603 - set once, before the first fork; main() reads it in the children
     control = socket.socket(fileno=control_fd)
     _devnull = open(os.devnull)  # noqa: SIM115 - every child's stdin after it read its request
     # Warm the compiler once here: the first compile() in a process sets up state that a forked child
