@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # base64, traceback, datetime/decimal/uuid) are imported only when used. A value can only be a datetime,
 # Decimal or UUID if user code imported that module, so those checks look in sys.modules.
 _devnull: Any = None  # set by serve(): the /dev/null reader its children inherit
+_server_environment: dict[str, str] = {}  # set by serve(): its own environment, which its children start with
 
 _TEXT_TYPES = (("datetime", ("datetime", "date", "time"), "isoformat"), ("decimal", ("Decimal",), None),
                ("uuid", ("UUID",), None))  # fmt: skip
@@ -131,6 +132,8 @@ def _print_user_traceback(exc: BaseException, filename: str) -> None:
 def _set_environment(os: Any, env: dict[str, str]) -> None:
     """Make the environment exactly ``env``, touching only what differs: usually nothing, since the server
     starts with the same clean environment a step gets (each ``putenv`` in a fork is page faults)."""
+    if env == _server_environment:  # one dict comparison; reading os.environ decodes every entry
+        return
     for name in [name for name in os.environ if name not in env]:
         del os.environ[name]
     for name, value in env.items():
@@ -140,14 +143,16 @@ def _set_environment(os: Any, env: dict[str, str]) -> None:
 
 def _child(request: dict[str, Any], fds: list[int], closing: list[int]) -> None:
     """In the forked child: become the command's own process (session, stdio, environment), run, exit."""
+    # _signal, not signal: the signal module's wrapper converts the old handler to an enum member, and
+    # the enum machinery it touches is tens of copy-on-write page faults in a forked child.
+    import _signal  # noqa: PLC0415
     import os  # noqa: PLC0415
-    import signal  # noqa: PLC0415
 
     code = 1
     try:
         os.setsid()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _signal.set_wakeup_fd(-1)
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         for fd in closing:
             os.close(fd)
         for target, fd in enumerate(fds):
@@ -180,6 +185,7 @@ def serve(control_fd: int) -> int:
     global _devnull  # noqa: PLW0603 - set once, before the first fork; main() reads it in the children
     control = socket.socket(fileno=control_fd)
     _devnull = open(os.devnull)  # noqa: SIM115 - every child's stdin after it read its request
+    _server_environment.update(os.environ)
     # Warm the compiler once here: the first compile() in a process sets up state that a forked child
     # would otherwise build for itself in copy-on-write memory, every time (about 2.5 ms of a child's CPU).
     compile("result = None", "<warm-up>", "exec")
