@@ -145,7 +145,7 @@ def _child(request: dict[str, Any], fds: list[int], closing: list[int]) -> None:
     """In the forked child: become the command's own process (session, stdio, environment), run, exit."""
     # _signal, not signal: the signal module's wrapper converts the old handler to an enum member, and
     # the enum machinery it touches is tens of copy-on-write page faults in a forked child.
-    import _signal  # noqa: PLC0415
+    import _signal  # type: ignore[import-not-found]  # noqa: PLC0415 - no stub; the C module under signal
     import os  # noqa: PLC0415
 
     code = 1
