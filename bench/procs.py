@@ -51,14 +51,16 @@ class Sample:
 
 
 def _tree_reading(process: psutil.Process) -> tuple[float, int]:
-    # Own CPU plus reaped children (a shell tool's processes) plus children still alive.
+    # Own CPU plus reaped children (a shell tool's processes) plus descendants still alive, each with the
+    # children it reaped: the python tool's fork server reaps the process of every step, and without its
+    # children_* the steps' own CPU (the larger part of a python command) was never counted.
     times = process.cpu_times()
     cpu = times.user + times.system + times.children_user + times.children_system
     rss = process.memory_info().rss
     for child in process.children(recursive=True):
         with contextlib.suppress(psutil.Error):
             child_times = child.cpu_times()
-            cpu += child_times.user + child_times.system
+            cpu += child_times.user + child_times.system + child_times.children_user + child_times.children_system
             rss += child.memory_info().rss
     return cpu, rss
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 from typing import Any
 
 import pytest
 from noetl_wire.commands import ClaimedCommand
-from noetl_wire.events import validate_reference_only_payload
+from noetl_wire.events import BatchEvent, BatchEventRequest, validate_reference_only_payload
+from noetl_worker.control_plane.client import encode_batch
 from noetl_worker.executor.command import identity_of
 from noetl_worker.executor.lifecycle import failure_batch, started_batch, success_batch
 from noetl_worker.executor.results import shape_result
@@ -37,8 +40,10 @@ def _commands() -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
 COMMANDS = _commands()
 
 
-def _dump(events: list[Any]) -> list[JSONObject]:
-    return [event.model_dump(mode="json", exclude_none=True) for event in events]
+def _dump(events: list[JSONObject]) -> list[JSONObject]:
+    """The events as the batch body the client sends carries them (its bytes, parsed)."""
+    events_json: list[JSONObject] = json.loads(encode_batch(1, WORKER_ID, events))["events"]
+    return events_json
 
 
 async def _never_store(data: JSONValue) -> JSONObject:
@@ -61,7 +66,7 @@ async def test_batches_match_the_capture(where: str, claim: dict[str, Any], batc
         shaped = await shape_result(response, "FAILED", _never_store)
         built = failure_batch(ident, call["payload"]["error"], shaped.response, shaped.result)
     for event in [*started_batch(ident), *built]:
-        validate_reference_only_payload(event.payload)  # what the server enforces
+        validate_reference_only_payload(event["payload"])  # what the server enforces
     # Compare as JSON text so that an int/float or key-order slip would show.
     assert json.dumps(_dump(built), sort_keys=True) == json.dumps(terminal["events"], sort_keys=True)
 
@@ -97,3 +102,24 @@ def test_an_exit_case_sets_the_step_exit_status() -> None:
     events = _dump(success_batch(ident, None, {"status": "COMPLETED"}, exit_status="SKIPPED"))
     assert [e["name"] for e in events] == ["call.done", "step.exit", "command.completed"]
     assert events[1]["payload"]["status"] == "SKIPPED"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"ok": 1, "f": 0.1 + 0.2, "big": 2**64, "nan": float("nan"), "text": "é\u2028\x01", "t": (1, 2)},
+        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC), "d": decimal.Decimal("1.50")},
+        {"nested": {1: "int key"}, "raw": b"bytes"},
+    ],
+    ids=["json", "dates-and-decimals", "odd-keys-and-bytes"],
+)
+def test_the_encoded_batch_is_what_the_models_write(response: dict[str, Any]) -> None:
+    """The one-pass encoder writes the bytes pydantic writes for the same events, whatever a tool returned."""
+    claim = {"event_id": 2, "execution_id": 1, "node_id": "s", "node_name": "s", "action": "noop"}
+    claim["meta"] = {"command_id": 3}
+    ident = identity_of(ClaimedCommand.model_validate(claim), WORKER_ID)
+    for events in (started_batch(ident), success_batch(ident, response, {"status": "COMPLETED"})):
+        models = BatchEventRequest(
+            execution_id=1, worker_id=WORKER_ID, events=[BatchEvent.model_validate(e) for e in events]
+        )
+        assert encode_batch(1, WORKER_ID, events) == models.model_dump_json(exclude_none=True).encode()

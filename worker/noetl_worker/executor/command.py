@@ -23,9 +23,6 @@ from noetl_worker.tools.base import ToolConfigError
 
 __all__ = ["CommandIdentity", "PreparedCommand", "identity_of", "prepare_command", "salvage_identity"]
 
-# Loop bookkeeping the server expects back on call.done / step.exit (wire capture, loop_* playbooks).
-_ECHOED_META = ("__loop_epoch_id", "loop_iteration_index")
-
 
 @dataclass(frozen=True, slots=True)
 class CommandIdentity:
@@ -47,16 +44,20 @@ class CommandIdentity:
 
 
 def identity_of(command: ClaimedCommand, worker_id: str) -> CommandIdentity:
-    meta: dict[str, Any] = command.meta.model_dump(by_alias=True)
-    echoed = tuple((key, meta[key]) for key in _ECHOED_META if meta.get(key) is not None)
+    meta = command.meta  # its fields read directly: a model_dump of the whole meta was 5 µs of every command
+    echoed = tuple(
+        (key, value)
+        for key, value in (("__loop_epoch_id", meta.loop_epoch_id), ("loop_iteration_index", meta.loop_iteration_index))
+        if value is not None
+    )
     return CommandIdentity(
         execution_id=command.execution_id,
         step=command.node_name or command.node_id,
         command_id=command.command_id,
         worker_id=worker_id,
         kind=command.action,
-        loop_event_id=meta.get("loop_event_id"),
-        loop_iteration_index=meta.get("loop_iteration_index"),
+        loop_event_id=meta.loop_event_id,
+        loop_iteration_index=meta.loop_iteration_index,
         loop_meta=echoed,
     )
 

@@ -9,10 +9,12 @@ a key tuple on every call, a dict hit does neither.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.values import MutexValue
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 
@@ -41,9 +43,12 @@ class WorkerMetrics:
         self.pulls = Counter(
             "noetl_worker_pulls", "Pulled messages by claim outcome.", ["outcome"], registry=r
         )  # outcome: claimed, already_claimed, retry_later, failed
-        self.pull_duration = Histogram(
-            "noetl_worker_pull_duration_seconds", "Receive + claim time per message.", buckets=_PULL_BUCKETS, registry=r
-        )
+        self.pull_duration = _on_the_loop(
+            Histogram(
+                "noetl_worker_pull_duration_seconds", "Receive + claim time per message.", buckets=_PULL_BUCKETS,
+                registry=r,
+            )
+        )  # fmt: skip
         self.dispatch_duration = Histogram(
             "noetl_worker_dispatch_duration_seconds", "Tool run time.", ["tool_kind"], buckets=_DISPATCH_BUCKETS,
             registry=r,
@@ -118,8 +123,8 @@ class WorkerMetrics:
         key = (endpoint, code)
         child = self._request_children.get(key)
         if child is None:
-            child = self._request_children[key] = self.control_plane_request_duration.labels(
-                endpoint=endpoint, code=code
+            child = self._request_children[key] = _on_the_loop(
+                self.control_plane_request_duration.labels(endpoint=endpoint, code=code)
             )
         child.observe(seconds)
 
@@ -129,8 +134,44 @@ class WorkerMetrics:
         key = (id(metric), value)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = metric.labels(value)
+            child = self._children[key] = _on_the_loop(metric.labels(value))
         return child  # type: ignore[return-value]
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _on_the_loop(metric: _Metric) -> _Metric:
+    """``metric`` (a child, or a metric without labels) with ``observe``/``inc`` that take no lock.
+
+    prometheus-client guards every value with a lock and walks a histogram's buckets in Python: 2 µs per
+    ``observe`` and 0.9 µs per ``inc`` on the benchmark machine, eleven and five of them per command. Every
+    update of these per-command metrics happens on the event loop's thread, and ``/metrics`` is served on
+    that loop too (``health.py``), so nothing else writes or reads them concurrently: a bisect and a float
+    addition do (0.4 µs). Values of another class (prometheus-client's multiprocess mode) keep the originals.
+    """
+    if isinstance(metric, Histogram):
+        total, buckets = metric._sum, metric._buckets
+        if type(total) is MutexValue and all(type(b) is MutexValue for b in buckets):
+            bounds = list(metric._upper_bounds)  # ends with +Inf: every amount has a bucket
+
+            def observe(amount: float, exemplar: object = None) -> None:
+                if exemplar is not None:
+                    Histogram.observe(metric, amount, exemplar)  # type: ignore[arg-type]
+                    return
+                total._value += amount
+                buckets[bisect_left(bounds, amount)]._value += 1
+
+            metric.observe = observe  # type: ignore[method-assign]
+    elif isinstance(metric, Counter):
+        value = metric._value
+        if type(value) is MutexValue:
+
+            def inc(amount: float = 1, exemplar: object = None) -> None:
+                if amount < 0 or exemplar is not None:
+                    Counter.inc(metric, amount, exemplar)  # type: ignore[arg-type]
+                    return
+                value._value += amount
+
+            metric.inc = inc  # type: ignore[method-assign]
+    return metric

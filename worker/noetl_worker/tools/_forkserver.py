@@ -16,25 +16,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from noetl_worker.tools._process import (
     DEFAULT_MAX_OUTPUT_BYTES,
+    OutputKeeper,
     ProcessOutcome,
-    abandon,
     base_environment,
-    drain,
     kill_group,
 )
 from noetl_worker.tools.base import ToolError
 
 __all__ = ["ForkServer"]
+
+_CHUNK = 64 * 1024
 
 
 class _ServerGone(ToolError):
@@ -50,9 +51,9 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
             view = view[written or 0 :]
 
 
-async def _feed(fd: int, data: bytes) -> None:
+def _feed(fd: int, data: bytes) -> asyncio.Future[None] | None:
     """Write the request to the child's stdin and close it. Most requests fit the pipe buffer and are
-    written at once; only the rest of a large one goes through a thread (the child reads it all)."""
+    written at once, here (None); only the rest of a large one goes through a thread (its future)."""
     os.set_blocking(fd, False)
     try:
         sent = os.write(fd, data)
@@ -60,12 +61,12 @@ async def _feed(fd: int, data: bytes) -> None:
         sent = 0
     except BrokenPipeError:
         os.close(fd)
-        return
+        return None
     if sent == len(data):
         os.close(fd)
-        return
+        return None
     os.set_blocking(fd, True)
-    await asyncio.to_thread(_write_all, fd, memoryview(data)[sent:])
+    return asyncio.ensure_future(asyncio.to_thread(_write_all, fd, memoryview(data)[sent:]))
 
 
 async def _send_request(sock: socket.socket, header: bytes, fds: list[int]) -> None:
@@ -79,28 +80,40 @@ async def _send_request(sock: socket.socket, header: bytes, fds: list[int]) -> N
             await asyncio.sleep(0.002)
 
 
-@dataclass
-class _Pipes:
-    """The worker's ends of one child's stdio pipes, and the read transports made over them."""
+class _Capture:
+    """One of the child's output pipes, read to EOF by a reader callback on the loop — no transport, stream or
+    task per pipe, which were most of the worker's own CPU for a step that returns at once."""
 
-    stdin: int
-    stdout: int
-    stderr: int
-    transports: list[asyncio.BaseTransport] = field(default_factory=list)
+    __slots__ = ("_fd", "_keeper", "_loop", "done")
 
-    async def reader(self, fd: int) -> asyncio.StreamReader:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-        )
-        self.transports.append(transport)
-        return reader
+    def __init__(self, fd: int, limit: int, keep_from: bytes | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._fd = fd
+        self._keeper = OutputKeeper(limit, keep_from)
+        self.done: asyncio.Future[bytes] = self._loop.create_future()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._read)
+
+    def _read(self) -> None:
+        try:
+            chunk = os.read(self._fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._keeper.feed(chunk)
+            return
+        self.close()
+        if not self.done.done():
+            self.done.set_result(self._keeper.result())
 
     def close(self) -> None:
-        # Explicitly: a transport left to the garbage collector warns from a finalizer at a random moment.
-        for transport in self.transports:
-            transport.close()
+        """Stop reading and close the pipe (safe to call again)."""
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
 
 
 class ForkServer:
@@ -152,7 +165,7 @@ class ForkServer:
         loop = asyncio.get_running_loop()
         try:
             while message := await loop.sock_recv(sock, 1 << 16):
-                reply = json.loads(message)
+                reply = orjson.loads(message)
                 if "id" in reply:
                     pid: int = reply["pid"]
                     exited: asyncio.Future[int] = loop.create_future()
@@ -221,7 +234,7 @@ class ForkServer:
         forked: asyncio.Future[tuple[int, asyncio.Future[int]]] = loop.create_future()
         self._forked[request_id] = forked
         try:
-            header = json.dumps({"id": request_id, "env": dict(env), "cwd": cwd}).encode()
+            header = orjson.dumps({"id": request_id, "env": dict(env), "cwd": cwd})
             await _send_request(sock, header, [stdin_r, stdout_w, stderr_w])
         except BaseException as exc:  # cancelled, or the server is gone: nothing was handed over
             self._forked.pop(request_id, None)
@@ -232,19 +245,21 @@ class ForkServer:
             raise
         for fd in (stdin_r, stdout_w, stderr_w):  # the child has its own copies now
             os.close(fd)
-        pipes = _Pipes(stdin_w, stdout_r, stderr_r)
         try:
             return await self._supervise(
-                forked, pipes, request, time_limit=time_limit, max_output_bytes=max_output_bytes,
-                keep_stdout_from=keep_stdout_from, started=started,
+                forked, stdin_w, stdout_r, stderr_r, request, time_limit=time_limit,
+                max_output_bytes=max_output_bytes, keep_stdout_from=keep_stdout_from, started=started,
             )  # fmt: skip
-        finally:
-            pipes.close()
+        except BaseException:
+            self._forked.pop(request_id, None)
+            raise
 
     async def _supervise(
         self,
         forked: asyncio.Future[tuple[int, asyncio.Future[int]]],
-        pipes: _Pipes,
+        stdin: int,
+        stdout: int,
+        stderr: int,
         request: bytes,
         *,
         time_limit: float,
@@ -253,44 +268,50 @@ class ForkServer:
         started: float,
     ) -> ProcessOutcome:
         """Feed the child, wait for its exit (or kill it at the limit), collect its output."""
-        readers = asyncio.gather(
-            drain(await pipes.reader(pipes.stdout), max_output_bytes, keep_stdout_from),
-            drain(await pipes.reader(pipes.stderr), max_output_bytes),
-        )
+        out = _Capture(stdout, max_output_bytes, keep_stdout_from)
+        err = _Capture(stderr, max_output_bytes)
         pid: int | None = None
-        writer: asyncio.Future[None] | None = None
+        fed = False
         timed_out = False
         try:
             pid, exited = await forked
-            writer = asyncio.ensure_future(_feed(pipes.stdin, request))
-            try:
-                code: int | None = await asyncio.wait_for(asyncio.shield(exited), timeout=max(time_limit, 0.0))
-            except TimeoutError:
+            writer = _feed(stdin, request)
+            fed = True
+            if not exited.done():
+                # asyncio.wait, not wait_for: on the time limit the exit is still awaited below, not cancelled.
+                await asyncio.wait((exited,), timeout=max(time_limit, 0.0))
+            code: int | None
+            if exited.done():
+                code = exited.result()
+            else:
                 timed_out, code = True, None
                 kill_group(pid)
                 with contextlib.suppress(TimeoutError, ToolError):
                     await asyncio.wait_for(exited, timeout=5)
-            await writer
+            if writer is not None:
+                await writer
+            if not (out.done.done() and err.done.done()):
+                # A grandchild that escaped the group (setsid) may hold a pipe open: stop waiting for it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=5)
         except BaseException:
             if pid is not None:
                 kill_group(pid)
                 self._exits.pop(pid, None)
-            if writer is None:
-                os.close(pipes.stdin)
-            abandon(readers)
+            if not fed:
+                os.close(stdin)
             raise
         finally:
             if pid is not None:
                 kill_group(pid)  # background jobs of the command do not outlive it
-        try:
-            out, err = await asyncio.wait_for(readers, timeout=5)
-        except TimeoutError:
-            abandon(readers)
-            out, err = b"", b""
+            out.close()
+            err.close()
+        stdout_bytes = out.done.result() if out.done.done() and not out.done.cancelled() else b""
+        stderr_bytes = err.done.result() if err.done.done() and not err.done.cancelled() else b""
         return ProcessOutcome(
             exit_code=code,
-            stdout=out.decode("utf-8", errors="replace"),
-            stderr=err.decode("utf-8", errors="replace"),
+            stdout=stdout_bytes.decode("utf-8", errors="replace"),
+            stderr=stderr_bytes.decode("utf-8", errors="replace"),
             timed_out=timed_out,
             duration_ms=int((time.monotonic() - started) * 1000),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -21,6 +22,7 @@ from noetl_worker.tools.base import ToolError
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",
+    "OutputKeeper",
     "ProcessOutcome",
     "abandon",
     "base_environment",
@@ -46,48 +48,75 @@ class ProcessOutcome:
     duration_ms: int
 
 
+@functools.cache
+def _inherited() -> dict[str, str]:
+    # Read once: each os.environ lookup encodes and decodes, about 30 µs a command for these six names,
+    # and the worker's own environment does not change while it runs.
+    env = {name: value for name in _INHERITED if (value := os.environ.get(name))}
+    env.setdefault("PATH", _DEFAULT_PATH)
+    return env
+
+
 def base_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The clean environment of a tool process: a few inherited variables plus the step's declared ``env``."""
-    env = {name: os.environ[name] for name in _INHERITED if os.environ.get(name)}
-    env.setdefault("PATH", _DEFAULT_PATH)
+    env = dict(_inherited())
     if extra:
         env.update(extra)
     return env
 
 
-async def drain(stream: asyncio.StreamReader | None, limit: int, keep_from: bytes | None = None) -> bytes:
-    """Read ``stream`` to EOF keeping ``limit`` bytes; past the limit, text from the last ``keep_from``
+class OutputKeeper:
+    """Collects a stream's output up to ``limit`` bytes; past the limit, text from the last ``keep_from``
     occurrence on is still kept (the python tool's result line must survive a chatty script)."""
-    if stream is None:
-        return b""
-    kept = bytearray()
-    dropped = 0
-    window = b""  # tail of the discarded output, to find a keep_from marker that straddles chunks
-    tail: bytearray | None = None
-    while chunk := await stream.read(_CHUNK):
-        room = limit - len(kept)
+
+    __slots__ = ("_dropped", "_keep_from", "_kept", "_limit", "_tail", "_window")
+
+    def __init__(self, limit: int, keep_from: bytes | None = None) -> None:
+        self._limit = limit
+        self._keep_from = keep_from
+        self._kept = bytearray()
+        self._dropped = 0
+        self._window = b""  # tail of the discarded output, to find a keep_from marker that straddles chunks
+        self._tail: bytearray | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        room = self._limit - len(self._kept)
         if room >= len(chunk):
-            kept += chunk
-            continue
+            self._kept += chunk
+            return
         if room > 0:
-            kept += chunk[:room]
+            self._kept += chunk[:room]
             chunk = chunk[room:]
-        dropped += len(chunk)
+        self._dropped += len(chunk)
+        keep_from = self._keep_from
         if keep_from is None:
-            continue
-        if tail is not None:
-            tail += chunk
-        searchable = window + chunk
+            return
+        if self._tail is not None:
+            self._tail += chunk
+        searchable = self._window + chunk
         found = searchable.rfind(keep_from)
         if found >= 0:
-            tail = bytearray(searchable[found:])
-        window = searchable[-len(keep_from) :]
-    if dropped:
-        if tail is not None:
-            dropped -= len(tail)
-        kept += f"\n[... {dropped} bytes of output discarded ...]".encode()
-        kept += tail if tail is not None else b"\n"
-    return bytes(kept)
+            self._tail = bytearray(searchable[found:])
+        self._window = searchable[-len(keep_from) :]
+
+    def result(self) -> bytes:
+        kept = self._kept
+        if self._dropped:
+            tail = self._tail
+            dropped = self._dropped - (len(tail) if tail is not None else 0)
+            kept += f"\n[... {dropped} bytes of output discarded ...]".encode()
+            kept += tail if tail is not None else b"\n"
+        return bytes(kept)
+
+
+async def drain(stream: asyncio.StreamReader | None, limit: int, keep_from: bytes | None = None) -> bytes:
+    """Read ``stream`` to EOF under :class:`OutputKeeper`'s rules."""
+    if stream is None:
+        return b""
+    keeper = OutputKeeper(limit, keep_from)
+    while chunk := await stream.read(_CHUNK):
+        keeper.feed(chunk)
+    return keeper.result()
 
 
 def _status(process: asyncio.subprocess.Process) -> int | None:

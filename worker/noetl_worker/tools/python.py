@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
+
 from noetl_worker.jsontypes import JSONObject, JSONValue
 from noetl_worker.tools._config import ConfigReader, render_config
 from noetl_worker.tools._forkserver import ForkServer
@@ -42,6 +44,9 @@ __all__ = ["RUNNER", "PythonTool"]
 
 RUNNER = Path(__file__).with_name("_python_runner.py")
 _CODE_KEYS = ("code", "code_b64", "code_base64")
+# One encoder for every request (json.dumps with options builds a new one per call). The standard library,
+# not orjson: a NaN in the step's input (pydantic reads one from the claim) must reach the step as NaN.
+_REQUEST_ENCODER = json.JSONEncoder(default=str)
 
 
 def _code(cfg: ConfigReader) -> str:
@@ -102,7 +107,7 @@ class PythonTool:
             "marker": marker,
             "filename": f"<step {context.step}>",
         }
-        payload = json.dumps(request, default=str).encode()
+        payload = _REQUEST_ENCODER.encode(request).encode()
         cwd = cfg.text("cwd", None)
         keep = ("\n" + marker).encode()
         if self._warm and interpreter == sys.executable:
@@ -160,7 +165,10 @@ def _split_marker(stdout: str, marker: str) -> tuple[str, JSONObject | None]:
         return stdout, None
     line = stdout[index + 1 + len(marker) :].split("\n", 1)[0]
     try:
-        report = json.loads(line)
-    except ValueError:
-        return stdout, None
+        report = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            report = json.loads(line)  # an integer beyond 64 bits, which orjson refuses
+        except ValueError:
+            return stdout, None
     return stdout[:index], report if isinstance(report, dict) else None
