@@ -7,7 +7,9 @@ import asyncio
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.errors import NotFoundError
 from noetl_worker.settings import WorkerSettings
 from noetl_worker.transport.pull import PullFeed
 from noetl_worker.transport.topology import ensure_topology
@@ -97,12 +99,26 @@ async def test_an_idle_feed_long_polls_instead_of_polling(nc: NATS, settings: Wo
     await stop_feed(feed, stopping, task)
 
 
+async def consumer_exists(js: JetStreamContext, settings: WorkerSettings) -> bool:
+    try:
+        await js.consumer_info(settings.nats_stream, settings.nats_consumer)
+    except NotFoundError:
+        return False
+    return True
+
+
 async def test_a_deleted_consumer_is_recreated_and_the_feed_continues(nc: NATS, settings: WorkerSettings) -> None:
     slots = Slots(1)
     feed, stopping, task = await start_feed(nc, settings, slots, expiry=0.5)
     js = nc.jetstream()
     await js.delete_consumer(settings.nats_stream, settings.nats_consumer)
-    await asyncio.sleep(1.5)
+    # The recreated consumer delivers what is published after it exists (deliver_policy=new; the control
+    # plane re-publishes what was pending), so publish once the feed has recreated it — not after a fixed
+    # sleep, which a loaded machine outlasts (the message then predates the consumer and never comes).
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await consumer_exists(js, settings):
+        assert asyncio.get_running_loop().time() < deadline, "the feed did not recreate the deleted consumer"
+        await asyncio.sleep(0.1)
     await js.publish(settings.nats_subject, b"after")
     await wait_for(lambda: len(slots.held) == 1, timeout=10)
     assert slots.held[0].data == b"after"
