@@ -8,9 +8,8 @@ PYTEST_ARGS ?=
 # Install uv (from PyPI) if missing, then the locked workspace with every component and the dev tools.
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	@command -v shellcheck >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
-		&& (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) \
-		|| echo "shellcheck missing: install it to run the script lint tests"; }
+	@command -v shellcheck >/dev/null 2>&1 || scripts/apt-install shellcheck \
+		|| echo "shellcheck missing: install it to run the script lint tests"
 	$(UV) sync --frozen --all-packages --all-extras
 
 # The main job on its embedded default: a local nats-server, the stand-in control plane and a worker
