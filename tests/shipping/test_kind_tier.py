@@ -121,3 +121,16 @@ def test_the_baked_pod_network_is_the_single_nodes_pod_cidr() -> None:
     subnet = ipaddress.ip_network(ranges[0]["subnet"])
     assert subnet.subnet_of(KIND_POD_SUBNET)  # type: ignore[arg-type]
     assert subnet.network_address == KIND_POD_SUBNET.network_address, "the first node gets the first /24"
+
+
+def test_the_node_guards_the_clusters_own_service_range() -> None:
+    config = yaml.safe_load((KIND / "cluster.yaml").read_text(encoding="utf-8"))
+    guard = (KIND / "node" / "noetl-service-cidr-guard").read_text(encoding="utf-8")
+    (guarded,) = re.findall(r"^SERVICE_CIDR=(\S+)$", guard, re.MULTILINE)
+    assert ipaddress.ip_network(config["networking"]["serviceSubnet"]) == ipaddress.ip_network(guarded)
+    # kubelet runs it before any pod, and the image build puts both files where kubelet finds them.
+    drop_in = (KIND / "node" / "30-noetl-service-cidr-guard.conf").read_text(encoding="utf-8")
+    assert "ExecStartPre=/usr/local/bin/noetl-service-cidr-guard" in drop_in
+    build = (REPO_ROOT / "scripts" / "kind-node-image").read_text(encoding="utf-8")
+    assert '"$node_files/noetl-service-cidr-guard" "$node/usr/local/bin/"' in build
+    assert '"$node_files/30-noetl-service-cidr-guard.conf" "$node/etc/systemd/system/kubelet.service.d/"' in build
