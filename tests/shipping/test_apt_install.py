@@ -74,8 +74,8 @@ def test_a_held_apt_lock_is_waited_for_and_then_named(apt_lists_locked: None) ->
     started = time.monotonic()
     result = run(NOT_A_PACKAGE, env={"APT_LOCK_WAIT": "4"})
     waited = time.monotonic() - started
-    assert result.returncode == 1
-    assert waited >= 4, f"gave up after {waited:.1f} s instead of waiting for the lock"
+    assert result.returncode == 1, result.stderr
+    assert waited >= 4, f"gave up after {waited:.1f} s instead of waiting for the lock:\n{result.stderr}"
     assert "Could not get lock /var/lib/apt/lists/lock" in result.stderr
     assert result.stderr.strip().endswith("apt-install: failed: apt-get update -qq")
 
