@@ -5,6 +5,8 @@
         cluster.node("n2").kill()         # SIGKILL one node, as a crashed pod
         cluster.node("n2").start()        # back on the same ports and store; it rejoins and catches up
 
+The block starts once the nodes have elected a JetStream meta leader.
+
 Each node is a :class:`~noetl_standin.natsserver.NatsServer` (same binary lookup, same health wait) with
 a server name, the cluster name and routes to its two peers. A single server hides leader changes; this is
 the shape production runs in (streams and consumers with three replicas).
@@ -13,7 +15,10 @@ the shape production runs in (streams and consumers with three replicas).
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +43,26 @@ class NatsCluster:
 
     def running(self) -> list[str]:
         return [name for name, node in self.nodes.items() if node.process is not None]
+
+    def wait_for_meta_leader(self, timeout: float = 30.0) -> str:
+        """Block until the running nodes agree on a JetStream meta leader, and return its name. Until then a
+        fresh cluster answers no JetStream API call (stream and consumer creation time out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leaders = {self._meta_leader(self.nodes[name]) for name in self.running()}
+            if len(leaders) == 1 and (leader := leaders.pop()):
+                return leader
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no JetStream meta leader within {timeout:.0f} s (nodes report {leaders})")
+            time.sleep(0.2)
+
+    @staticmethod
+    def _meta_leader(node: NatsServer) -> str:
+        try:
+            with urllib.request.urlopen(f"{node.monitor_url}/jsz", timeout=2) as answer:
+                return str(json.load(answer).get("meta_cluster", {}).get("leader") or "")
+        except (OSError, ValueError):
+            return ""
 
 
 @contextlib.contextmanager
@@ -65,4 +90,6 @@ def running_nats_cluster(size: int = 3, host: str = "127.0.0.1") -> Iterator[Nat
         for node in nodes.values():
             stack.callback(node.stop)
             node.start()
-        yield NatsCluster(nodes)
+        cluster = NatsCluster(nodes)
+        cluster.wait_for_meta_leader()
+        yield cluster

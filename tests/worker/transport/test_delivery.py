@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
+import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StreamConfig
 from noetl_worker.runtime.metrics import WorkerMetrics
 from noetl_worker.scrub import Scrubber
-from noetl_worker.settings import WorkerSettings
+from noetl_worker.settings import WorkerSettings, load_settings
 from noetl_worker.transport.delivery import DEAD_LETTER_DELIVERIES, DeadLetters, Delivery
 from noetl_worker.transport.topology import ensure_topology
+
+from tests.support.nats_cluster import running_nats_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +164,63 @@ async def test_each_message_is_settled_once(nc: NATS, settings: WorkerSettings) 
     assert counter(metrics, "noetl_worker_messages_acked_total", reason="completed") == 1
     assert counter(metrics, "noetl_worker_messages_naked_total", reason="late") == 0
     assert delivery.settled
+
+
+async def has_leader(js: JetStreamContext, stream: str) -> bool:
+    try:
+        info = await js.stream_info(stream)
+    except (NatsError, TimeoutError):
+        return False
+    return bool(info.cluster and info.cluster.leader)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"{what} within {within:.0f} s"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_dead_letter_stream_without_a_leader_keeps_the_message_until_it_has_one_again(
+    names: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a cluster a stream listens on its subjects only on its leader: while it has none, a write finds
+    no responders at all, which is not the same as no dead-letter stream."""
+    with running_nats_cluster() as cluster:
+        settings = load_settings({"NATS_URL": ",".join(cluster.urls), "WORKER_ID": "w-test", **names})
+        admin = await nats.connect(servers=cluster.urls)
+        js = admin.jetstream()
+        await js.add_stream(StreamConfig(name=settings.nats_stream, subjects=[settings.nats_subject], num_replicas=3))
+        await ensure_topology(js, settings)
+        dlq = f"DLQ_{settings.nats_stream}"
+        await js.add_stream(StreamConfig(name=dlq, subjects=[settings.dead_letter_subject], num_replicas=1))
+        # One replica, on one node: losing that node leaves the stream without a leader.
+        host = (await js.stream_info(dlq)).cluster.leader  # type: ignore[union-attr]
+        await admin.close()
+        assert host is not None
+        cluster.node(host).kill()
+
+        survivors = [node.url for name, node in cluster.nodes.items() if name != host]
+        nc = await nats.connect(servers=survivors)
+        try:
+            js = nc.jetstream()
+            await until(lambda: has_leader(js, settings.nats_stream), "the command stream elects a leader")
+            await js.publish(settings.nats_subject, b"not json", timeout=10)
+            first, metrics = await one_delivery(nc, settings, None)
+            with caplog.at_level(logging.WARNING, logger="noetl_worker.transport"):
+                await first.term("undecodable", dead_letter="not JSON")
+            assert f"stream {dlq} captures the subject but no leader answered" in caplog.text
+            assert counter(metrics, "noetl_worker_messages_naked_total", reason="dead_letter_unconfirmed") == 1
+            assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 0
+
+            cluster.node(host).start()
+            await until(lambda: has_leader(js, dlq), "the dead-letter stream is back")
+            second, _ = await one_delivery(nc, settings, None, metrics)
+            assert (second.stream_seq, second.num_delivered) == (first.stream_seq, 2)
+            await second.term("undecodable", dead_letter="not JSON")
+            record = json.loads((await js.get_last_msg(dlq, settings.dead_letter_subject)).data or b"")
+            assert (record["stream_seq"], record["reason"]) == (first.stream_seq, "not JSON")
+            assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 1
+            assert counter(metrics, "noetl_worker_messages_dead_lettered_total") == 1
+        finally:
+            await nc.close()

@@ -4,8 +4,8 @@ Every disposition is counted in the metrics with a reason. Terminating a poison 
 copy with the reason to the dead-letter subject (``noetl.deadletter.<consumer>`` by default) before the
 ``term``. When no stream captures that subject (the operator chose to have no dead-letter stream), the copy
 is still published on core NATS and the whole record is logged at ERROR. When a stream captures it but
-does not confirm the write (a timeout while a clustered stream elects its leader, a full stream), the
-message is not terminated: it is naked and the next delivery tries again, up to
+does not confirm the write (no leader answers while a clustered stream elects one, a timeout, a full
+stream), the message is not terminated: it is naked and the next delivery tries again, up to
 ``DEAD_LETTER_DELIVERIES`` deliveries; only then does the ERROR record stand in for the stored copy. So a
 terminated command is never lost without a trace, and a passing outage of the dead-letter stream loses
 nothing.
@@ -27,6 +27,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
+from nats.js.errors import NotFoundError as JetStreamNotFoundError
 
 from noetl_worker.runtime.metrics import WorkerMetrics
 from noetl_worker.scrub import Scrubber
@@ -91,7 +92,7 @@ class DeadLetters:
             log.warning(f"message seq {meta[0]} dead-lettered to {ack.stream} seq {ack.seq}: {reason}")
             return Stored.DURABLE
         except NoStreamResponseError:
-            outcome, problem = Stored.NO_STREAM, Stored.NO_STREAM.value
+            outcome, problem = await self._why_no_stream_answered()
         except (NatsError, TimeoutError, OSError) as exc:
             outcome, problem = Stored.UNCONFIRMED, f"{type(exc).__name__}: {exc}"
         if outcome is Stored.UNCONFIRMED and not last_try:
@@ -101,6 +102,24 @@ class DeadLetters:
             await self.nc.publish(self.subject, body, headers=headers)
         log.error(f"dead letter not stored durably ({problem}): {json.dumps(record)}")
         return outcome
+
+    async def _why_no_stream_answered(self) -> tuple[Stored, str]:
+        """No stream answered the write: either none captures the subject (the operator chose none), or
+        the one that does has no leader at the moment. A clustered stream listens on its subjects only on
+        its leader, so while it elects one (a node lost, a restart) a write finds no responders at all —
+        taking that for "no stream" terminated poison messages with their copy only in a log line (the
+        chaos cluster run, twice). JetStream's API, answered by the meta leader, tells the two apart;
+        when it cannot answer either, the write is unconfirmed and a later delivery tries again."""
+        try:
+            name = await self.js.find_stream_name_by_subject(self.subject)
+        except JetStreamNotFoundError:
+            return Stored.NO_STREAM, Stored.NO_STREAM.value
+        except (NatsError, TimeoutError, OSError) as exc:
+            return Stored.UNCONFIRMED, (
+                f"no stream answered, and JetStream could not say whether one captures the subject: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        return Stored.UNCONFIRMED, f"stream {name} captures the subject but no leader answered"
 
 
 def _metadata(msg: Msg) -> tuple[int | None, int]:
