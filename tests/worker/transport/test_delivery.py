@@ -75,7 +75,7 @@ async def test_term_copies_the_message_with_its_reason_to_the_dead_letter_stream
     delivery, metrics = await one_delivery(nc, settings, b'{"not": "a pointer", "pw": "hunter2-secret"}')
     await delivery.term("undecodable", dead_letter="command pointer is missing required field 'execution_id'")
     stored = await js.get_last_msg(dlq, settings.dead_letter_subject)
-    record = json.loads(stored.data)
+    record = json.loads(stored.data or b"")
     assert record["reason"] == "command pointer is missing required field 'execution_id'"
     assert record["consumer"] == settings.nats_consumer
     assert record["stream_seq"] == delivery.stream_seq
@@ -125,7 +125,7 @@ async def test_an_unconfirmed_dead_letter_keeps_the_message_until_a_later_delive
     assert second.stream_seq == first.stream_seq
     assert second.num_delivered == 2
     await second.term("undecodable", dead_letter="not JSON")
-    record = json.loads((await js.get_last_msg(dlq, settings.dead_letter_subject)).data)
+    record = json.loads((await js.get_last_msg(dlq, settings.dead_letter_subject)).data or b"")
     assert (record["stream_seq"], record["num_delivered"]) == (first.stream_seq, 2)
     assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 1
     assert counter(metrics, "noetl_worker_messages_dead_lettered_total") == 1
@@ -166,9 +166,10 @@ async def test_each_message_is_settled_once(nc: NATS, settings: WorkerSettings) 
     assert delivery.settled
 
 
-async def has_leader(js: JetStreamContext, stream: str) -> bool:
+async def has_leader(js: JetStreamContext, stream: str, consumer: str | None = None) -> bool:
+    """Whether the stream (or its consumer: a replicated consumer elects its own leader) has a leader."""
     try:
-        info = await js.stream_info(stream)
+        info = await (js.consumer_info(stream, consumer, timeout=2) if consumer else js.stream_info(stream))
     except (NatsError, TimeoutError):
         return False
     return bool(info.cluster and info.cluster.leader)
@@ -205,6 +206,9 @@ async def test_a_dead_letter_stream_without_a_leader_keeps_the_message_until_it_
         try:
             js = nc.jetstream()
             await until(lambda: has_leader(js, settings.nats_stream), "the command stream elects a leader")
+            await until(
+                lambda: has_leader(js, settings.nats_stream, settings.nats_consumer), "the consumer elects a leader"
+            )
             await js.publish(settings.nats_subject, b"not json", timeout=10)
             first, metrics = await one_delivery(nc, settings, None)
             with caplog.at_level(logging.WARNING, logger="noetl_worker.transport"):
