@@ -45,12 +45,14 @@ class NatsCluster:
         return [name for name, node in self.nodes.items() if node.process is not None]
 
     def wait_for_meta_leader(self, timeout: float = 30.0) -> str:
-        """Block until the running nodes agree on a JetStream meta leader, and return its name. Until then a
-        fresh cluster answers no JetStream API call (stream and consumer creation time out)."""
+        """Block until the running nodes agree on a JetStream meta leader that is one of them, and return its
+        name. Until then JetStream answers no API call (a fresh cluster's stream creation times out), and
+        right after a node is killed the survivors still name it for a while."""
         deadline = time.monotonic() + timeout
         while True:
-            leaders = {self._meta_leader(self.nodes[name]) for name in self.running()}
-            if len(leaders) == 1 and (leader := leaders.pop()):
+            running = self.running()
+            leaders = {self._meta_leader(self.nodes[name]) for name in running}
+            if len(leaders) == 1 and (leader := leaders.pop()) in running:
                 return leader
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no JetStream meta leader within {timeout:.0f} s (nodes report {leaders})")
