@@ -26,16 +26,7 @@ async def prepare_topology(nats_url: str | list[str], names: Mapping[str, str], 
         js = nc.jetstream()
         subject = names["NATS_SUBJECT"]
         stream = StreamConfig(name=names["NATS_STREAM"], subjects=[subject, f"{subject}.>"], num_replicas=replicas)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                await js.add_stream(stream)
-                break
-            except nats.errors.TimeoutError:
-                # A fresh cluster answers JetStream API calls only once it has elected its meta leader.
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
+        await js.add_stream(stream)  # a cluster from tests.support.nats_cluster already has its meta leader
         await js.add_consumer(
             names["NATS_STREAM"],
             ConsumerConfig(
