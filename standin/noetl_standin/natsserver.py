@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -35,11 +36,31 @@ class NatsServerError(RuntimeError):
     """The nats-server binary is missing or did not become healthy."""
 
 
+# Every port free_port has handed out in this process. The kernel's bind-to-0 only avoids ports that are
+# bound, and a caller binds its port later (often in a child process), so two calls before the first bind can
+# return the same number: a birthday collision among ~28k ephemeral ports, about one in 800 starts of a
+# three-node cluster (nine ports), seen as a node whose route port was its own client port.
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+_FREE_PORT_ATTEMPTS = 1000
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port that is free on ``host`` right now and that this process was not given before.
+
+    The kernel picks it. A port is never handed out twice, so ports taken together (a cluster's client,
+    route and monitor ports) are distinct even before any of them is bound; a caller that restarts a server
+    on the same port keeps the number it was given.
+    """
+    with _handed_out_lock:
+        for _ in range(_FREE_PORT_ATTEMPTS):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = int(sock.getsockname()[1])
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise OSError(f"no TCP port on {host} that this process has not been given already ({len(_handed_out)} given)")
 
 
 def find_nats_server_binary() -> Path:

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from noetl_standin.natsserver import NatsServerError, running_nats_server
+from noetl_standin.natsserver import NatsServerError, free_port, running_nats_server
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +50,14 @@ def test_servers_started_together_each_bind_their_own_ports() -> None:
     with ThreadPoolExecutor(8) as pool:
         bound = list(pool.map(start_and_hold, range(8)))
     assert len({port for pair in bound for port in pair}) == 16
+
+
+def test_ports_taken_together_are_distinct_before_any_is_bound() -> None:
+    # A three-node cluster takes nine ports before its first node binds one. The kernel only avoids bound
+    # ports, so it could hand out one number twice (a node's route port was its own client port: "address
+    # already in use", once in a side-by-side run). Five hundred unbound picks would repeat one almost surely.
+    picked = [free_port() for _ in range(500)]
+    assert len(set(picked)) == len(picked)
 
 
 def test_an_explicit_port_that_is_taken_is_named_in_the_error() -> None:
