@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 
 import nats
 import pytest
@@ -21,6 +20,7 @@ from noetl_worker.transport.delivery import DEAD_LETTER_DELIVERIES, DeadLetters,
 from noetl_worker.transport.topology import ensure_topology
 
 from tests.support.nats_cluster import running_nats_cluster
+from tests.worker.runtime.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -175,13 +175,6 @@ async def has_leader(js: JetStreamContext, stream: str, consumer: str | None = N
     return bool(info.cluster and info.cluster.leader)
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} within {within:.0f} s"
-        await asyncio.sleep(0.2)
-
-
 async def test_a_dead_letter_stream_without_a_leader_keeps_the_message_until_it_has_one_again(
     names: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,9 +202,13 @@ async def test_a_dead_letter_stream_without_a_leader_keeps_the_message_until_it_
         nc = await nats.connect(servers=survivors)
         try:
             js = nc.jetstream()
-            await until(lambda: has_leader(js, settings.nats_stream), "the command stream elects a leader")
-            await until(
-                lambda: has_leader(js, settings.nats_stream, settings.nats_consumer), "the consumer elects a leader"
+            await wait_until(
+                lambda: has_leader(js, settings.nats_stream), timeout=30, what="the command stream elects a leader"
+            )
+            await wait_until(
+                lambda: has_leader(js, settings.nats_stream, settings.nats_consumer),
+                timeout=30,
+                what="the consumer elects a leader",
             )
             await js.publish(settings.nats_subject, b"not json", timeout=10)
             first, metrics = await one_delivery(nc, settings, None)
@@ -222,7 +219,7 @@ async def test_a_dead_letter_stream_without_a_leader_keeps_the_message_until_it_
             assert counter(metrics, "noetl_worker_messages_termed_total", reason="undecodable") == 0
 
             cluster.node(host).start()
-            await until(lambda: has_leader(js, dlq), "the dead-letter stream is back")
+            await wait_until(lambda: has_leader(js, dlq), timeout=30, what="the dead-letter stream is back")
             second, _ = await one_delivery(nc, settings, None, metrics)
             assert (second.stream_seq, second.num_delivered) == (first.stream_seq, 2)
             await second.term("undecodable", dead_letter="not JSON")
